@@ -1,0 +1,15 @@
+/* mlxc/mlxc.h — everything: include this one header. */
+#ifndef MLXC_MLXC_H
+#define MLXC_MLXC_H
+
+#include "version.h"
+#include "error.h"
+#include "dtype.h"
+#include "device.h"
+#include "memory.h"
+#include "array.h"
+#include "ops.h"
+#include "random.h"
+#include "io.h"
+
+#endif

@@ -1,0 +1,180 @@
+/* core.h — the array core's internal interface, shared by ops and backends.
+ *
+ * An array is a node of the lazy graph: shape and dtype are fixed when it is
+ * made; `prim` + `params` + `inputs` say how to compute it. Evaluation runs
+ * the primitive's kernel for the array's stream device, which gives the array
+ * a buffer (fresh, donated from an input, or shared with an input for views),
+ * and then drops the inputs and params.
+ *
+ * Who owns what:
+ * - `inputs[i]` are references owned by the node (released on detach/free).
+ * - `params` is a malloc'ed copy owned by the node.
+ * - `buf` is a reference to a refcounted buffer; views share it.
+ */
+#ifndef MLXC_CORE_H
+#define MLXC_CORE_H
+
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "mlxc/array.h"
+#include "mlxc/device.h"
+#include "mlxc/dtype.h"
+#include "mlxc/error.h"
+
+/* ------------------------------------------------------------ errors */
+
+/* Records the thread's last error (printf-style) and returns `code`. */
+mx_status set_error(mx_status code, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+/* Formats "(2,3,4)" into buf; returns buf. */
+char *fmt_shape(char *buf, size_t cap, const int64_t *shape, int ndim);
+/* A ready buffer size for fmt_shape. */
+#define SHAPE_STR_CAP (MX_MAX_NDIM * 21 + 4)
+
+/* For front ends: returns true (and records an error if none is pending)
+ * when any of the n arrays is NULL. */
+bool any_null(const char *op, const mx_array *arrays, int n);
+
+/* ------------------------------------------------------------ buffers */
+
+typedef struct mx_buffer {
+  atomic_long refs;
+  void *ptr;
+  size_t nbytes;
+  /* Borrowed memory: release(ctx) when the last reference goes. */
+  void (*release)(void *ctx);
+  void *release_ctx;
+  bool borrowed;
+} mx_buffer;
+
+/* A new buffer from the caching allocator (NULL + MX_ERR_OOM on failure).
+ * The memory is 64-byte aligned and uninitialized. */
+mx_buffer *buffer_new(size_t nbytes);
+mx_buffer *buffer_borrow(void *ptr, size_t nbytes, void (*release)(void *), void *ctx);
+void buffer_retain(mx_buffer *b);
+void buffer_release(mx_buffer *b);
+
+/* The raw allocator (used by buffer_new; kernels may use it for scratch). */
+void *mx_alloc(size_t nbytes); /* NULL + error on failure */
+void mx_free(void *ptr, size_t nbytes);
+
+/* ------------------------------------------------------------ primitives */
+
+struct mx_array_impl;
+typedef struct mx_array_impl mx_array_impl;
+
+/* A kernel computes `out` from `in[0..nin)` (all evaluated), reading its
+ * parameters from `params`. It must give `out` a buffer (array_alloc,
+ * array_alloc_donate or array_set_view) and return MX_OK, or return a
+ * negative status with the error set. */
+typedef mx_status (*kernel_fn)(mx_array out, mx_array const *in, int nin,
+                               const void *params);
+
+/* One row of the primitive table. Ops point at a static const instance;
+ * the pointer identifies the primitive (e.g. for plan caching). */
+typedef struct mx_primitive {
+  const char *name;
+  kernel_fn cpu;
+  kernel_fn gpu; /* NULL until the CUDA backend provides it */
+} mx_primitive;
+
+/* ------------------------------------------------------------ arrays */
+
+enum { ARRAY_PENDING = 0, ARRAY_SCHEDULED = 1, ARRAY_EVALUATED = 2 };
+
+struct mx_array_impl {
+  atomic_long refs;
+  mx_dtype dtype;
+  int ndim;
+  int64_t size;
+  int64_t shape[MX_MAX_NDIM];
+
+  /* Set by evaluation. Strides and offset are in elements. */
+  int64_t strides[MX_MAX_NDIM];
+  int64_t offset;
+  mx_buffer *buf;
+  bool row_contiguous; /* strides are row-major and the data is dense */
+
+  /* The lazy node (cleared once evaluated). */
+  const mx_primitive *prim;
+  void *params;
+  int nin;
+  mx_array *inputs;
+  mx_stream stream;
+  atomic_int state;
+
+  /* Bookkeeping for eval (graph walk) and scopes; see eval.c, scope.c. */
+  uint64_t visit_mark;
+  int32_t scope_level; /* -1 when no scope owns it */
+  int32_t scope_slot;
+};
+
+/* Makes a pending node. Copies `params` (params_size bytes) and takes new
+ * references to the inputs. Checks ndim and shape; returns NULL on error.
+ * Any NULL input gives NULL (error kept). */
+mx_array node_new(const mx_primitive *prim, mx_dtype dtype, const int64_t *shape,
+                  int ndim, const mx_array *inputs, int nin, const void *params,
+                  size_t params_size);
+
+/* Makes an evaluated array owning a fresh uninitialized row-major buffer. */
+mx_array array_new_alloc(mx_dtype dtype, const int64_t *shape, int ndim);
+
+/* Kernel helpers: give `out` a buffer. */
+mx_status array_alloc(mx_array out); /* fresh row-major */
+/* Reuse the buffer of an input that nobody else reads and that is row-major
+ * with the same byte size as `out`; else allocate. */
+mx_status array_alloc_donate(mx_array out, mx_array const *in, int nin);
+/* Make `out` a view of `src`'s buffer with the given element strides and
+ * offset (relative to the buffer start). */
+void array_set_view(mx_array out, mx_array src, const int64_t *strides, int64_t offset);
+
+/* Element pointer of an evaluated array at its offset. */
+static inline void *array_ptr(mx_array a) {
+  return (char *)a->buf->ptr + (size_t)a->offset * mx_dtype_size(a->dtype);
+}
+
+/* Row-major strides of a shape; returns the element count. */
+int64_t row_major_strides(const int64_t *shape, int ndim, int64_t *strides);
+/* True if the strides describe dense row-major data (size-1 dims ignored). */
+bool strides_are_row_major(const int64_t *shape, const int64_t *strides, int ndim);
+int64_t shape_size(const int64_t *shape, int ndim);
+
+/* Drops an evaluated node's inputs and params. */
+void array_detach(mx_array a);
+
+/* Waits for all mx_async_eval work to finish (mx_synchronize). */
+void async_wait_idle(void);
+
+/* Evaluates one array (and its graph) if it is not yet. */
+mx_status array_ensure_evaluated(mx_array a);
+
+/* ------------------------------------------------------------ shapes */
+
+/* NumPy broadcasting of two shapes; error names `op`. */
+mx_status broadcast_shapes(const char *op, const int64_t *a, int na, const int64_t *b,
+                           int nb, int64_t *out, int *nout);
+/* Normalizes an axis into [0, ndim); error names `op`. */
+mx_status normalize_axis(const char *op, int axis, int ndim, int *out);
+/* Normalizes a list of distinct axes (sorted ascending); NULL/0 -> all. */
+mx_status normalize_axes(const char *op, const int *axes, int naxes, int ndim,
+                         int *out, int *nout);
+
+/* ------------------------------------------------------------ threads */
+
+/* Calls fn(ctx, begin, end) over [0, n) split across the CPU pool. Ranges
+ * are at least `grain` long; small n runs on the caller's thread. */
+typedef void (*range_fn)(void *ctx, int64_t begin, int64_t end);
+void parallel_for(int64_t n, int64_t grain, range_fn fn, void *ctx);
+int cpu_thread_count(void);
+
+/* ------------------------------------------------------------ cpu features */
+
+typedef struct cpu_features {
+  bool avx2, fma, f16c, avx512f, avx512bw, avx512vl, avx512bf16, avx512vnni;
+} cpu_features;
+const cpu_features *cpu_get_features(void);
+
+#endif

@@ -1,0 +1,223 @@
+/* eval.c — running the lazy graph.
+ *
+ * mx_eval walks the graph below its outputs (iterative DFS, post-order) and
+ * collects the pending nodes once each, however many consumers they have;
+ * then runs each node's kernel for its stream's device, marks it evaluated
+ * and detaches it (drops inputs and params) so the graph does not pin
+ * memory. One process-wide lock serializes evaluation: graphs may share
+ * nodes across threads, and kernels parallelize internally anyway.
+ *
+ * mx_async_eval hands the arrays to a background thread and returns; any
+ * later read (or mx_array_wait) simply evaluates under the same lock, which
+ * either finds the work done or does it.
+ */
+#include <pthread.h>
+#include <stdlib.h>
+
+#include "core.h"
+
+static pthread_mutex_t eval_lock = PTHREAD_MUTEX_INITIALIZER;
+static uint64_t eval_epoch;
+
+typedef struct vec {
+  mx_array *v;
+  size_t len, cap;
+} vec;
+
+static bool vec_push(vec *s, mx_array a) {
+  if (s->len == s->cap) {
+    size_t cap = s->cap ? s->cap * 2 : 64;
+    mx_array *nv = realloc(s->v, cap * sizeof *nv);
+    if (!nv) return false;
+    s->v = nv;
+    s->cap = cap;
+  }
+  s->v[s->len++] = a;
+  return true;
+}
+
+static mx_status run_node(mx_array a) {
+  kernel_fn k = a->stream.device.type == MX_GPU ? a->prim->gpu : a->prim->cpu;
+  if (!k)
+    return set_error(MX_ERR_UNSUPPORTED, "%s: no %s kernel in this build", a->prim->name,
+                     a->stream.device.type == MX_GPU ? "GPU" : "CPU");
+  mx_status st = k(a, (mx_array const *)a->inputs, a->nin, a->params);
+  if (st < 0) return st;
+  if (!a->buf)
+    return set_error(MX_ERR_INTERNAL, "%s: kernel returned without an output buffer",
+                     a->prim->name);
+  atomic_store(&a->state, ARRAY_EVALUATED);
+  array_detach(a);
+  return MX_OK;
+}
+
+/* Post-order DFS over pending nodes; caller holds eval_lock. Each stack
+ * entry is a node and the index of its next input to visit, encoded as two
+ * pushes to keep one vector type. */
+static mx_status eval_locked(const mx_array *outs, size_t n) {
+  uint64_t mark = ++eval_epoch;
+  vec order = {0}, stack = {0};
+  mx_status st = MX_OK;
+  size_t *next = NULL, next_cap = 0;
+  for (size_t i = 0; i < n && st == MX_OK; i++) {
+    mx_array root = outs[i];
+    if (atomic_load(&root->state) == ARRAY_EVALUATED || root->visit_mark == mark) continue;
+    root->visit_mark = mark;
+    stack.len = 0;
+    if (!vec_push(&stack, root)) {
+      st = set_error(MX_ERR_OOM, "eval: out of memory");
+      break;
+    }
+    if (next_cap < 1) {
+      next = realloc(next, 64 * sizeof *next);
+      next_cap = 64;
+    }
+    next[0] = 0;
+    while (stack.len && st == MX_OK) {
+      mx_array a = stack.v[stack.len - 1];
+      size_t *ni = &next[stack.len - 1];
+      if (*ni < (size_t)a->nin) {
+        mx_array x = a->inputs[(*ni)++];
+        if (atomic_load(&x->state) == ARRAY_EVALUATED || x->visit_mark == mark) continue;
+        x->visit_mark = mark;
+        if (!vec_push(&stack, x)) {
+          st = set_error(MX_ERR_OOM, "eval: out of memory");
+          break;
+        }
+        if (stack.len > next_cap) {
+          size_t *nn = realloc(next, stack.cap * sizeof *nn);
+          if (!nn) {
+            st = set_error(MX_ERR_OOM, "eval: out of memory");
+            break;
+          }
+          next = nn;
+          next_cap = stack.cap;
+        }
+        next[stack.len - 1] = 0;
+      } else {
+        stack.len--;
+        if (!vec_push(&order, a)) st = set_error(MX_ERR_OOM, "eval: out of memory");
+      }
+    }
+  }
+  free(stack.v);
+  free(next);
+  for (size_t i = 0; i < order.len && st == MX_OK; i++) st = run_node(order.v[i]);
+  free(order.v);
+  return st;
+}
+
+mx_status mx_eval(const mx_array *arrays, size_t n) {
+  if (n && !arrays) return set_error(MX_ERR_INVALID_ARG, "eval: arrays is NULL");
+  for (size_t i = 0; i < n; i++) {
+    if (!arrays[i]) {
+      if (mx_last_error_code() == MX_OK)
+        set_error(MX_ERR_NULL_INPUT, "eval: array %zu is NULL", i);
+      return MX_ERR_NULL_INPUT;
+    }
+  }
+  bool all_done = true;
+  for (size_t i = 0; i < n; i++)
+    if (atomic_load(&arrays[i]->state) != ARRAY_EVALUATED) all_done = false;
+  if (all_done) return MX_OK;
+  pthread_mutex_lock(&eval_lock);
+  mx_status st = eval_locked(arrays, n);
+  pthread_mutex_unlock(&eval_lock);
+  return st;
+}
+
+mx_status mx_eval1(mx_array a) { return mx_eval(&a, 1); }
+mx_status array_ensure_evaluated(mx_array a) { return mx_eval(&a, 1); }
+mx_status mx_array_wait(mx_array a) { return mx_eval(&a, 1); }
+
+/* ---- async ---- */
+
+typedef struct job {
+  mx_array *arrays;
+  size_t n;
+  struct job *next;
+} job;
+
+static pthread_mutex_t q_lock = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t q_cond = PTHREAD_COND_INITIALIZER;
+static job *q_head, *q_tail;
+static bool worker_started;
+static long jobs_in_flight; /* queued or running, guarded by q_lock */
+static pthread_cond_t idle_cond = PTHREAD_COND_INITIALIZER;
+
+static void *async_worker(void *arg) {
+  (void)arg;
+  for (;;) {
+    pthread_mutex_lock(&q_lock);
+    while (!q_head) pthread_cond_wait(&q_cond, &q_lock);
+    job *j = q_head;
+    q_head = j->next;
+    if (!q_head) q_tail = NULL;
+    pthread_mutex_unlock(&q_lock);
+    /* A failure here is seen again (and reported) by whoever reads. */
+    mx_eval(j->arrays, j->n);
+    for (size_t i = 0; i < j->n; i++) mx_array_free(j->arrays[i]);
+    free(j->arrays);
+    free(j);
+    pthread_mutex_lock(&q_lock);
+    if (--jobs_in_flight == 0) pthread_cond_broadcast(&idle_cond);
+    pthread_mutex_unlock(&q_lock);
+  }
+  return NULL;
+}
+
+mx_status mx_async_eval(const mx_array *arrays, size_t n) {
+  if (n && !arrays) return set_error(MX_ERR_INVALID_ARG, "async_eval: arrays is NULL");
+  for (size_t i = 0; i < n; i++) {
+    if (!arrays[i]) {
+      if (mx_last_error_code() == MX_OK)
+        set_error(MX_ERR_NULL_INPUT, "async_eval: array %zu is NULL", i);
+      return MX_ERR_NULL_INPUT;
+    }
+  }
+  job *j = malloc(sizeof *j);
+  mx_array *copy = n ? malloc(n * sizeof *copy) : NULL;
+  if (!j || (n && !copy)) {
+    free(j);
+    free(copy);
+    return set_error(MX_ERR_OOM, "async_eval: out of memory");
+  }
+  for (size_t i = 0; i < n; i++) copy[i] = mx_array_retain(arrays[i]);
+  j->arrays = copy;
+  j->n = n;
+  j->next = NULL;
+  pthread_mutex_lock(&q_lock);
+  if (!worker_started) {
+    pthread_t t;
+    pthread_attr_t attr;
+    pthread_attr_init(&attr);
+    pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+    if (pthread_create(&t, &attr, async_worker, NULL) != 0) {
+      pthread_attr_destroy(&attr);
+      pthread_mutex_unlock(&q_lock);
+      /* No thread: evaluate now, which is still correct. */
+      mx_status st = mx_eval(copy, n);
+      for (size_t i = 0; i < n; i++) mx_array_free(copy[i]);
+      free(copy);
+      free(j);
+      return st;
+    }
+    pthread_attr_destroy(&attr);
+    worker_started = true;
+  }
+  jobs_in_flight++;
+  if (q_tail) q_tail->next = j;
+  else q_head = j;
+  q_tail = j;
+  pthread_cond_signal(&q_cond);
+  pthread_mutex_unlock(&q_lock);
+  return MX_OK;
+}
+
+/* Waits until every job handed to mx_async_eval has been evaluated and has
+ * released its references. */
+void async_wait_idle(void) {
+  pthread_mutex_lock(&q_lock);
+  while (jobs_in_flight > 0) pthread_cond_wait(&idle_cond, &q_lock);
+  pthread_mutex_unlock(&q_lock);
+}

@@ -1,0 +1,28 @@
+/* mlxc — the command line. Subcommands grow with the library. */
+#include <stdio.h>
+#include <string.h>
+
+#include "mlxc/mlxc.h"
+
+static int usage(FILE *f) {
+  fprintf(f,
+          "usage: mlxc <command> [args]\n"
+          "commands:\n"
+          "  version        print the library version\n"
+          "  demo           compute with arrays and print the results\n");
+  return f == stderr ? 2 : 0;
+}
+
+int demo_main(int argc, char **argv);
+
+int main(int argc, char **argv) {
+  if (argc < 2) return usage(stderr);
+  if (strcmp(argv[1], "version") == 0) {
+    printf("mlxc %s\n", mx_version());
+    return 0;
+  }
+  if (strcmp(argv[1], "demo") == 0) return demo_main(argc - 1, argv + 1);
+  if (strcmp(argv[1], "-h") == 0 || strcmp(argv[1], "--help") == 0) return usage(stdout);
+  fprintf(stderr, "mlxc: unknown command '%s'\n", argv[1]);
+  return usage(stderr);
+}
