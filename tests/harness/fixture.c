@@ -219,7 +219,7 @@ int fx_run_dir(const char *dir, const fx_op *ops, int nops) {
     mx_array in[8] = {0}, views[8] = {0};
     bool loaded = true;
     for (int k = 0; k < c.nin; k++) {
-      char suffix[16], dkey[16], vkey[16];
+      char suffix[32], dkey[32], vkey[32];
       snprintf(suffix, sizeof suffix, "in%d", k);
       snprintf(dkey, sizeof dkey, "dtype%d", k);
       snprintf(vkey, sizeof vkey, "view%d", k);
