@@ -11,5 +11,7 @@
 #include "ops.h"
 #include "random.h"
 #include "io.h"
+#include "gguf.h"
+#include "safetensors.h"
 
 #endif

@@ -9,11 +9,13 @@ static int usage(FILE *f) {
           "usage: mlxc <command> [args]\n"
           "commands:\n"
           "  version        print the library version\n"
-          "  demo           compute with arrays and print the results\n");
+          "  demo           compute with arrays and print the results\n"
+          "  inspect PATH   metadata and tensor table of a .safetensors / .gguf / .npy file\n");
   return f == stderr ? 2 : 0;
 }
 
 int demo_main(int argc, char **argv);
+int cmd_inspect(int argc, char **argv);
 
 int main(int argc, char **argv) {
   if (argc < 2) return usage(stderr);
@@ -22,6 +24,7 @@ int main(int argc, char **argv) {
     return 0;
   }
   if (strcmp(argv[1], "demo") == 0) return demo_main(argc - 1, argv + 1);
+  if (strcmp(argv[1], "inspect") == 0) return cmd_inspect(argc - 1, argv + 1);
   if (strcmp(argv[1], "-h") == 0 || strcmp(argv[1], "--help") == 0) return usage(stdout);
   fprintf(stderr, "mlxc: unknown command '%s'\n", argv[1]);
   return usage(stderr);
