@@ -179,7 +179,7 @@ static bool parse_kv(cursor *c, gguf_kv *kv) {
   size_t koff, klen;
   if (!read_str(c, &koff, &klen, "key")) return false;
   if (klen == 0) return fail(c, "empty key");
-  if (!utf8_valid((const char *)c->p + koff, klen)) return fail(c, "key is not valid UTF-8");
+  if (!utf8_is_valid((const char *)c->p + koff, klen)) return fail(c, "key is not valid UTF-8");
   kv->key = malloc(klen + 1);
   if (!kv->key) return fail(c, "out of memory");
   memcpy(kv->key, c->p + koff, klen);
@@ -268,7 +268,7 @@ bool mx_ggml_type_block(mx_ggml_type t, int64_t *block_elems, int64_t *block_byt
 static bool parse_tensor(cursor *c, gguf_tensor *t) {
   size_t noff, nlen;
   if (!read_str(c, &noff, &nlen, "tensor name")) return false;
-  if (nlen == 0 || !utf8_valid((const char *)c->p + noff, nlen) || memchr(c->p + noff, 0, nlen))
+  if (nlen == 0 || !utf8_is_valid((const char *)c->p + noff, nlen) || memchr(c->p + noff, 0, nlen))
     return fail(c, "tensor name is empty or not valid UTF-8");
   t->name = malloc(nlen + 1);
   if (!t->name) return fail(c, "out of memory");

@@ -8,6 +8,8 @@
 #include <stdatomic.h>
 #include <stddef.h>
 
+#include "../core/utf8.h"
+
 typedef struct mapped_file {
   atomic_long refs;
   const unsigned char *data;
@@ -24,8 +26,5 @@ void mapped_file_release(mapped_file *m);
 /* A release callback for mx_array_from_borrowed (ctx = the mapping). */
 void mapped_file_release_cb(void *ctx);
 
-/* UTF-8 validity of a byte string (RFC 3629: no overlongs, surrogates, or
- * code points past U+10FFFF). */
-int utf8_valid(const char *s, size_t n);
 
 #endif

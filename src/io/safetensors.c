@@ -114,7 +114,7 @@ static mx_safetensors *parse(mapped_file *map, const char *name) {
   s->data_start = 8 + hlen;
   uint64_t data_size = map->size - s->data_start;
   const char *json = (const char *)map->data + 8;
-  if (!utf8_valid(json, (size_t)hlen)) BAD("header is not valid UTF-8");
+  if (!utf8_is_valid(json, (size_t)hlen)) BAD("header is not valid UTF-8");
   const char *end_ptr = NULL;
   root = cJSON_ParseWithLengthOpts(json, (size_t)hlen, &end_ptr, 0);
   if (!root) {
