@@ -20,7 +20,7 @@ int demo_main(int argc, char **argv) {
   int64_t shape[2] = {2, 3};
   float xs[6] = {1, 2, 3, 4, 5, 6};
   mx_array x = mx_array_from_data(xs, shape, 2, MX_FLOAT32);
-  mx_array y = mx_astype(x, MX_FLOAT64); /* TODO(demo): x * x once binary ops land */
+  mx_array y = mx_multiply(x, x);
   mx_array t = mx_transpose(y, NULL, 0);
   mx_array h = mx_astype(t, MX_FLOAT16);
   show("x", x);
