@@ -8,6 +8,7 @@ PACKAGES=(
   libopenblas-dev                        # f32/f64 GEMM
   libpcre2-dev libutf8proc-dev           # tokenizer regexes, Unicode
   libcjson-dev                           # JSON (configs, templates, tokenizers)
+  zlib1g-dev                             # .npz (zip, deflate)
   python3 python3-numpy python3-jinja2   # test references (NumPy ops, Jinja2 templates)
   clang libclang-rt-14-dev               # libFuzzer + sanitizer runtimes for fuzz targets
 )

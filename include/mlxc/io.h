@@ -8,6 +8,8 @@
 #ifndef MLXC_IO_H
 #define MLXC_IO_H
 
+#include <stdint.h>
+
 #include "array.h"
 
 #ifdef __cplusplus
@@ -22,6 +24,22 @@ mx_array mx_load_npy_bytes(const void *bytes, size_t size, const char *name);
  * data goes to a temporary file renamed into place. bfloat16 is refused
  * (NumPy has no such dtype). */
 mx_status mx_save_npy(const char *path, mx_array a);
+
+/* ---- .npz archives (zip of .npy members; stored or deflated) ----
+ * The archive is mapped read-only and its zip directory validated at open;
+ * members are decoded on mx_npz_get (a new evaluated array each time). Member
+ * names exclude the ".npy" suffix. Non-.npy members are ignored, as
+ * numpy.load does. */
+typedef struct mx_npz mx_npz;
+mx_npz *mx_npz_open(const char *path);
+mx_npz *mx_npz_open_memory(const void *bytes, size_t size, const char *name);
+void mx_npz_close(mx_npz *z);
+int64_t mx_npz_count(const mx_npz *z);
+const char *mx_npz_name(const mx_npz *z, int64_t i);
+int64_t mx_npz_find(const mx_npz *z, const char *name);
+mx_array mx_npz_get(mx_npz *z, int64_t i);
+/* Writes an uncompressed .npz (as np.savez), atomically. */
+mx_status mx_save_npz(const char *path, const char *const *names, const mx_array *arrays, size_t n);
 
 #ifdef __cplusplus
 }

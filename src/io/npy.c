@@ -166,16 +166,19 @@ mx_array mx_load_npy_bytes(const void *bytes, size_t size, const char *name) {
     p = skip_ws(p, hend);
     if (p < hend && *p == ',') p++;
   }
-  /* Size check without overflow. */
+  /* Size check without overflow: an empty array needs no data, whatever
+   * its other dims. */
   size_t es = mx_dtype_size(dtype), avail = size - hstart - hlen, nbytes = es;
-  for (int i = 0; i < ndim; i++) {
-    if (shape[i] && nbytes > avail / (size_t)shape[i]) {
-      set_error(MX_ERR_FORMAT, "load_npy: %s: data shorter than the shape needs", name);
+  bool empty = false;
+  for (int i = 0; i < ndim; i++) empty |= shape[i] == 0;
+  for (int i = 0; i < ndim && !empty; i++) {
+    if (nbytes > SIZE_MAX / (size_t)shape[i] || (int64_t)(nbytes * (size_t)shape[i]) < 0) {
+      set_error(MX_ERR_FORMAT, "load_npy: %s: shape is too large", name);
       return NULL;
     }
     nbytes *= (size_t)shape[i];
   }
-  if (ndim && shape_size(shape, ndim) == 0) nbytes = 0;
+  if (empty) nbytes = 0;
   if (nbytes > avail) {
     set_error(MX_ERR_FORMAT, "load_npy: %s: data is %zu bytes, shape needs %zu", name, avail,
               nbytes);
