@@ -1,5 +1,5 @@
 /* mlxc inspect PATH — a file's metadata and tensor table.
- * Safetensors, GGUF and .npy (by content, not by extension). One line per
+  * Safetensors, GGUF, .npy and .npz (by content, not by extension). One line per
  * tensor, name first: "name  dtype  shape  bytes". A malformed file gets one
  * line on stderr and exit code 1. */
 #include <inttypes.h>
@@ -92,9 +92,29 @@ static int inspect_npy(const char *path) {
   return 0;
 }
 
+static int inspect_npz(const char *path) {
+  mx_npz *z = mx_npz_open(path);
+  if (!z) return -1;
+  printf("format: npz, %lld arrays\ntensors:\n", (long long)mx_npz_count(z));
+  for (int64_t i = 0; i < mx_npz_count(z); i++) {
+    mx_array a = mx_npz_get(z, i);
+    if (!a) {
+      mx_npz_close(z);
+      return -1;
+    }
+    char sh[256];
+    shape_str(sh, sizeof sh, mx_array_shape(a), mx_array_ndim(a));
+    printf("%s  %s  %s  %zu\n", mx_npz_name(z, i), mx_dtype_name(mx_array_dtype(a)), sh,
+           mx_array_nbytes(a));
+    mx_array_free(a);
+  }
+  mx_npz_close(z);
+  return 0;
+}
+
 int cmd_inspect(int argc, char **argv) {
   if (argc != 2) {
-    fprintf(stderr, "usage: mlxc inspect PATH   (.safetensors, .gguf or .npy)\n");
+    fprintf(stderr, "usage: mlxc inspect PATH   (.safetensors, .gguf, .npy or .npz)\n");
     return 2;
   }
   const char *path = argv[1];
@@ -109,6 +129,7 @@ int cmd_inspect(int argc, char **argv) {
   int rc;
   if (got >= 4 && memcmp(magic, "GGUF", 4) == 0) rc = inspect_gguf(path);
   else if (got >= 6 && memcmp(magic, "\x93NUMPY", 6) == 0) rc = inspect_npy(path);
+  else if (got >= 4 && memcmp(magic, "PK\3\4", 4) == 0) rc = inspect_npz(path);
   else rc = inspect_safetensors(path); /* its first 8 bytes are a length */
   if (rc < 0) {
     fprintf(stderr, "mlxc inspect: %s\n", mx_last_error());

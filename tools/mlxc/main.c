@@ -10,7 +10,7 @@ static int usage(FILE *f) {
           "commands:\n"
           "  version        print the library version\n"
           "  demo           compute with arrays and print the results\n"
-          "  inspect PATH   metadata and tensor table of a .safetensors / .gguf / .npy file\n");
+          "  inspect PATH   metadata and tensor table of a .safetensors / .gguf / .npy / .npz file\n");
   return f == stderr ? 2 : 0;
 }
 
