@@ -25,7 +25,7 @@ if [ ! -f "$out/libmlxc_fuzz.a" ] || [ -n "$(find src include -newer "$out/libml
   rm -rf "$out/obj" && mkdir -p "$out/obj"
   for s in $srcs; do
     o="$out/obj/$(echo "$s" | tr '/' '_').o"
-    clang -std=c11 -D_GNU_SOURCE -O1 -g -fsanitize=fuzzer-no-link,address,undefined \
+    clang -std=c11 -D_GNU_SOURCE -O1 -g -fsanitize=fuzzer-no-link,address,undefined -fno-sanitize-recover=undefined \
       -Iinclude -Isrc -c "$s" -o "$o" &
     while [ "$(jobs -r | wc -l)" -ge "$(nproc)" ]; do wait -n; done
   done
@@ -33,7 +33,7 @@ if [ ! -f "$out/libmlxc_fuzz.a" ] || [ -n "$(find src include -newer "$out/libml
   ar rcs "$out/libmlxc_fuzz.a" "$out"/obj/*.o
 fi
 for t in "${targets[@]}"; do
-  clang -std=c11 -D_GNU_SOURCE -O1 -g -fsanitize=fuzzer,address,undefined -Iinclude \
+  clang -std=c11 -D_GNU_SOURCE -O1 -g -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined -Iinclude \
     "fuzz/fuzz_$t.c" "$out/libmlxc_fuzz.a" $libs -o "$out/fuzz_$t"
   corpus="$out/corpus_$t"
   mkdir -p "$corpus"

@@ -44,6 +44,8 @@ static mx_status check_shape(const char *op, const int64_t *shape, int ndim, mx_
     return set_error(MX_ERR_INVALID_ARG, "%s: shape is NULL with ndim %d", op, ndim);
   if (!mx_dtype_is_valid(dtype))
     return set_error(MX_ERR_DTYPE, "%s: invalid dtype %d", op, (int)dtype);
+  /* The product of the non-zero dims must fit: an empty array with huge
+   * other dims would still overflow code that multiplies a prefix of them. */
   int64_t n = 1;
   int64_t max_elems = INT64_MAX / (int64_t)mx_dtype_size(dtype);
   for (int i = 0; i < ndim; i++) {
@@ -57,7 +59,7 @@ static mx_status check_shape(const char *op, const int64_t *shape, int ndim, mx_
       return set_error(MX_ERR_SHAPE, "%s: shape %s is too large", op,
                        fmt_shape(s, sizeof s, shape, ndim));
     }
-    n *= shape[i];
+    if (shape[i]) n *= shape[i];
   }
   return MX_OK;
 }

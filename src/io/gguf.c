@@ -296,13 +296,16 @@ static bool parse_tensor(cursor *c, gguf_tensor *t) {
     return fail(c, msg);
   }
   t->type = ti->type;
-  uint64_t n = 1;
+  /* Non-zero dims must multiply without overflow even when another dim is
+   * zero: readers multiply prefixes of the shape. */
+  uint64_t n = 1, nz = 1;
   for (uint32_t d = 0; d < nd; d++) {
-    if (dims[d] > (uint64_t)INT64_MAX || (dims[d] && n > (uint64_t)INT64_MAX / dims[d])) {
+    if (dims[d] > (uint64_t)INT64_MAX || (dims[d] && nz > (uint64_t)INT64_MAX / dims[d])) {
       char msg[200];
       snprintf(msg, sizeof msg, "tensor '%.64s' has an impossible size", t->name);
       return fail(c, msg);
     }
+    if (dims[d]) nz *= dims[d];
     n *= dims[d];
     t->shape[nd - 1 - d] = (int64_t)dims[d];
   }
