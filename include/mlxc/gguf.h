@@ -128,6 +128,41 @@ const char *mx_ggml_type_name(mx_ggml_type t);
  * types); false for an unknown type. */
 bool mx_ggml_type_block(mx_ggml_type t, int64_t *block_elems, int64_t *block_bytes);
 
+
+/* ---- writing ----
+ * A writer collects metadata and tensors, then writes a GGUF v3 file
+ * atomically (temporary file + rename). Keys keep the order they were first
+ * set in (setting a key again replaces its value); tensors keep the order
+ * they were added in, each aligned to general.alignment (default 32).
+ * Copying every key and tensor of a file in order reproduces it byte for
+ * byte. The writer holds references to the arrays it was given. */
+typedef struct mx_gguf_writer mx_gguf_writer;
+mx_gguf_writer *mx_gguf_writer_new(void);
+void mx_gguf_writer_free(mx_gguf_writer *w);
+mx_status mx_gguf_writer_set_uint32(mx_gguf_writer *w, const char *key, uint32_t v);
+mx_status mx_gguf_writer_set_int32(mx_gguf_writer *w, const char *key, int32_t v);
+mx_status mx_gguf_writer_set_uint64(mx_gguf_writer *w, const char *key, uint64_t v);
+mx_status mx_gguf_writer_set_int64(mx_gguf_writer *w, const char *key, int64_t v);
+mx_status mx_gguf_writer_set_float32(mx_gguf_writer *w, const char *key, float v);
+mx_status mx_gguf_writer_set_float64(mx_gguf_writer *w, const char *key, double v);
+mx_status mx_gguf_writer_set_bool(mx_gguf_writer *w, const char *key, bool v);
+mx_status mx_gguf_writer_set_string(mx_gguf_writer *w, const char *key, const char *s, size_t len);
+/* An array of fixed-size numbers (little-endian values of elem_type). */
+mx_status mx_gguf_writer_set_array(mx_gguf_writer *w, const char *key, mx_gguf_type elem_type,
+                                   const void *data, uint64_t count);
+mx_status mx_gguf_writer_set_string_array(mx_gguf_writer *w, const char *key,
+                                          const char *const *strs, const size_t *lens,
+                                          uint64_t count);
+/* Copies key i of a reader as it is (nested arrays included). */
+mx_status mx_gguf_writer_copy_kv(mx_gguf_writer *w, const mx_gguf *src, int64_t i);
+/* A tensor from an array of dtype f32, f16, bf16, f64, i8, i16, i32 or i64. */
+mx_status mx_gguf_writer_add_tensor(mx_gguf_writer *w, const char *name, mx_array a);
+/* A block-quantized tensor: `blocks` holds its bytes (any shape, uint8), the
+ * logical row-major shape is `shape`. */
+mx_status mx_gguf_writer_add_blocks(mx_gguf_writer *w, const char *name, mx_ggml_type type,
+                                    const int64_t *shape, int ndim, mx_array blocks);
+mx_status mx_gguf_writer_write(mx_gguf_writer *w, const char *path);
+
 #ifdef __cplusplus
 }
 #endif

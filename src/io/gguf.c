@@ -13,6 +13,7 @@
 
 #include "../core/core.h"
 #include "mapped_file.h"
+#include "gguf_internal.h"
 #include "mlxc/gguf.h"
 
 #define GGUF_MAX_NEST 8
@@ -31,6 +32,7 @@ typedef struct gguf_kv {
   uint64_t count;
   size_t *str_off;        /* arrays of strings: offset of each string's bytes */
   size_t *str_len;
+  size_t raw_off, raw_len; /* type tag + value bytes as in the file */
 } gguf_kv;
 
 typedef struct gguf_tensor {
@@ -385,7 +387,10 @@ static mx_gguf *parse(mapped_file *map, const char *name) {
   g->alignment = 32;
   for (uint64_t i = 0; i < nkv; i++) {
     g->nkv = (int64_t)i + 1;
+    size_t kv_start = c.pos;
     if (!parse_kv(&c, &g->kv[i])) goto bad;
+    g->kv[i].raw_off = kv_start + 8 + strlen(g->kv[i].key);
+    g->kv[i].raw_len = c.pos - g->kv[i].raw_off;
     for (uint64_t j = 0; j < i; j++)
       if (strcmp(g->kv[j].key, g->kv[i].key) == 0) {
         char msg[120];
@@ -693,4 +698,11 @@ mx_array mx_gguf_tensor(mx_gguf *g, int64_t t) {
   mx_array a = mx_array_from_borrowed(ptr, shape, ndim, dt, mapped_file_release_cb, g->map);
   if (!a) mapped_file_release(g->map);
   return a;
+}
+
+bool gguf_kv_raw(const mx_gguf *g, int64_t i, const unsigned char **bytes, size_t *len) {
+  if (!g || i < 0 || i >= g->nkv) return false;
+  *bytes = g->map->data + g->kv[i].raw_off;
+  *len = g->kv[i].raw_len;
+  return true;
 }
