@@ -10,12 +10,15 @@ static int usage(FILE *f) {
           "commands:\n"
           "  version        print the library version\n"
           "  demo           compute with arrays and print the results\n"
+          "  chat-template PATH --messages F.json [--tools F.json] [--add-generation-prompt]\n"
+          "                 [--set key=value ...]   render a model's chat template\n"
           "  inspect PATH   metadata and tensor table of a .safetensors / .gguf / .npy / .npz file\n");
   return f == stderr ? 2 : 0;
 }
 
 int demo_main(int argc, char **argv);
 int cmd_inspect(int argc, char **argv);
+int cmd_chat_template(int argc, char **argv);
 
 int main(int argc, char **argv) {
   if (argc < 2) return usage(stderr);
@@ -24,6 +27,7 @@ int main(int argc, char **argv) {
     return 0;
   }
   if (strcmp(argv[1], "demo") == 0) return demo_main(argc - 1, argv + 1);
+  if (strcmp(argv[1], "chat-template") == 0) return cmd_chat_template(argc - 1, argv + 1);
   if (strcmp(argv[1], "inspect") == 0) return cmd_inspect(argc - 1, argv + 1);
   if (strcmp(argv[1], "-h") == 0 || strcmp(argv[1], "--help") == 0) return usage(stdout);
   fprintf(stderr, "mlxc: unknown command '%s'\n", argv[1]);
