@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "cpu.h"
+#include "elementwise_simd.h"
 
 double load_f64(const void *b, mx_dtype t, int64_t i) {
   switch (t) {
@@ -128,32 +129,36 @@ f32_to_bf16_avx512(const float *s, uint16_t *d, int64_t n) {
   for (; i < n; i++) d[i] = f32_to_bf16(s[i]);
 }
 
+/* Dense runs between f32 and the half types take SIMD paths: AVX-512 here,
+ * AVX2/F16C from elementwise_simd.c on machines without AVX-512. */
 static bool fast_run(const void *src, mx_dtype st, void *dst, mx_dtype dt, int64_t n) {
   const cpu_features *cf = cpu_get_features();
   if (st == dt) {
     memcpy(dst, src, (size_t)n * mx_dtype_size(st));
     return true;
   }
-  if (st == MX_FLOAT16 && dt == MX_FLOAT32) {
-    if (cf->avx512f) f16_to_f32_avx512(src, dst, n);
-    else for (int64_t i = 0; i < n; i++) ((float *)dst)[i] = f16_to_f32(((const uint16_t *)src)[i]);
+  if (dt == MX_FLOAT32 && (st == MX_FLOAT16 || st == MX_BFLOAT16)) {
+    if (cf->avx512f) {
+      if (st == MX_FLOAT16) f16_to_f32_avx512(src, dst, n);
+      else bf16_to_f32_avx512(src, dst, n);
+      return true;
+    }
+    if (ew_simd_half_to_f32(src, st, dst, n)) return true;
+    const uint16_t *s = src;
+    float *d = dst;
+    for (int64_t i = 0; i < n; i++) d[i] = st == MX_FLOAT16 ? f16_to_f32(s[i]) : bf16_to_f32(s[i]);
     return true;
   }
-  if (st == MX_FLOAT32 && dt == MX_FLOAT16) {
-    if (cf->avx512f) f32_to_f16_avx512(src, dst, n);
-    else for (int64_t i = 0; i < n; i++) ((uint16_t *)dst)[i] = f32_to_f16(((const float *)src)[i]);
-    return true;
-  }
-  if (st == MX_BFLOAT16 && dt == MX_FLOAT32) {
-    if (cf->avx512f) bf16_to_f32_avx512(src, dst, n);
-    else for (int64_t i = 0; i < n; i++) ((float *)dst)[i] = bf16_to_f32(((const uint16_t *)src)[i]);
-    return true;
-  }
-  if (st == MX_FLOAT32 && dt == MX_BFLOAT16) {
+  if (st == MX_FLOAT32 && (dt == MX_FLOAT16 || dt == MX_BFLOAT16)) {
     /* The BF16 instruction rounds NaN differently from the scalar path only
      * in payload bits; both give a NaN. */
-    if (cf->avx512bf16 && cf->avx512vl) f32_to_bf16_avx512(src, dst, n);
-    else for (int64_t i = 0; i < n; i++) ((uint16_t *)dst)[i] = f32_to_bf16(((const float *)src)[i]);
+    if (dt == MX_FLOAT16 && cf->avx512f) f32_to_f16_avx512(src, dst, n);
+    else if (dt == MX_BFLOAT16 && cf->avx512bf16 && cf->avx512vl) f32_to_bf16_avx512(src, dst, n);
+    else if (!ew_simd_f32_to_half(src, dst, dt, n)) {
+      const float *s = src;
+      uint16_t *d = dst;
+      for (int64_t i = 0; i < n; i++) d[i] = dt == MX_FLOAT16 ? f32_to_f16(s[i]) : f32_to_bf16(s[i]);
+    }
     return true;
   }
   return false;
