@@ -224,6 +224,23 @@ static void test_scopes(void) {
   }
   CHECK(mx_scope_end() == MX_OK);
   CHECK(mx_eval1(kept) == MX_OK);
+  /* Ops that return their input unchanged (astype to the same dtype,
+   * broadcast to the same shape) and mx_array_retain hand out references
+   * the scope owns too: nothing leaks, nothing is freed twice. */
+  CHECK(mx_scope_begin() == MX_OK);
+  {
+    mx_array a = array_new_alloc(MX_FLOAT32, shape, 2);
+    mx_array same = mx_astype(a, MX_FLOAT32);
+    mx_array same2 = mx_broadcast_to(a, shape, 2);
+    mx_array r = mx_array_retain(a);
+    CHECK(same == a && same2 == a && r == a && atomic_load(&a->refs) == 4);
+    mx_array_free(same2); /* one freed by hand, three by the scope */
+    mx_array kept2 = mx_array_keep(same);
+    CHECK(kept2 == a);
+    CHECK(mx_scope_end() == MX_OK);
+    CHECK(atomic_load(&a->refs) == 1);
+    mx_array_free(kept2);
+  }
   CHECK(mx_array_dtype(kept) == MX_FLOAT16);
   mx_array_free(kept);
   CHECK(mx_memory_active() == base);

@@ -106,7 +106,7 @@ mx_array node_new(const mx_primitive *prim, mx_dtype dtype, const int64_t *shape
       set_error(MX_ERR_OOM, "%s: out of memory", prim->name);
       return NULL;
     }
-    for (int i = 0; i < nin; i++) a->inputs[i] = mx_array_retain(inputs[i]);
+    for (int i = 0; i < nin; i++) a->inputs[i] = array_retain(inputs[i]);
   }
   a->nin = nin;
   scope_register(a);
@@ -216,8 +216,12 @@ mx_array mx_array_from_complex(float re, float im) {
 
 /* ---- references ---- */
 
+/* The public retain hands a new reference to the caller, so an open scope
+ * owns it like any array an op returns. */
 mx_array mx_array_retain(mx_array a) {
-  if (a) atomic_fetch_add_explicit(&a->refs, 1, memory_order_relaxed);
+  if (!a) return NULL;
+  array_retain(a);
+  scope_register(a);
   return a;
 }
 
@@ -277,6 +281,10 @@ void mx_array_free(mx_array a) {
   if (!a) return;
   scope_forget(a);
   release_ref(a);
+}
+
+void array_release(mx_array a) {
+  if (a) release_ref(a);
 }
 
 /* ---- queries ---- */

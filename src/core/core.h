@@ -108,8 +108,9 @@ struct mx_array_impl {
 
   /* Bookkeeping for eval (graph walk) and scopes; see eval.c, scope.c. */
   uint64_t visit_mark;
-  int32_t scope_level; /* -1 when no scope owns it */
+  int32_t scope_level; /* latest registration: -1 when none is known */
   int32_t scope_slot;
+  int32_t scope_count; /* references to it that this thread's scopes own */
 };
 
 /* Makes a pending node. Copies `params` (params_size bytes) and takes new
@@ -141,6 +142,15 @@ int64_t row_major_strides(const int64_t *shape, int ndim, int64_t *strides);
 /* True if the strides describe dense row-major data (size-1 dims ignored). */
 bool strides_are_row_major(const int64_t *shape, const int64_t *strides, int ndim);
 int64_t shape_size(const int64_t *shape, int ndim);
+
+/* Internal references: unlike the public mx_array_retain, these never go to
+ * the caller's scope. Use them for references a structure keeps. */
+static inline mx_array array_retain(mx_array a) {
+  if (a) atomic_fetch_add_explicit(&a->refs, 1, memory_order_relaxed);
+  return a;
+}
+/* Drops a reference without touching scopes (scope_end uses it). */
+void array_release(mx_array a);
 
 /* Drops an evaluated node's inputs and params. */
 void array_detach(mx_array a);

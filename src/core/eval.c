@@ -156,7 +156,7 @@ static void *async_worker(void *arg) {
     pthread_mutex_unlock(&q_lock);
     /* A failure here is seen again (and reported) by whoever reads. */
     mx_eval(j->arrays, j->n);
-    for (size_t i = 0; i < j->n; i++) mx_array_free(j->arrays[i]);
+    for (size_t i = 0; i < j->n; i++) array_release(j->arrays[i]);
     free(j->arrays);
     free(j);
     pthread_mutex_lock(&q_lock);
@@ -182,7 +182,7 @@ mx_status mx_async_eval(const mx_array *arrays, size_t n) {
     free(copy);
     return set_error(MX_ERR_OOM, "async_eval: out of memory");
   }
-  for (size_t i = 0; i < n; i++) copy[i] = mx_array_retain(arrays[i]);
+  for (size_t i = 0; i < n; i++) copy[i] = array_retain(arrays[i]);
   j->arrays = copy;
   j->n = n;
   j->next = NULL;
@@ -197,7 +197,7 @@ mx_status mx_async_eval(const mx_array *arrays, size_t n) {
       pthread_mutex_unlock(&q_lock);
       /* No thread: evaluate now, which is still correct. */
       mx_status st = mx_eval(copy, n);
-      for (size_t i = 0; i < n; i++) mx_array_free(copy[i]);
+      for (size_t i = 0; i < n; i++) array_release(copy[i]);
       free(copy);
       free(j);
       return st;

@@ -1,8 +1,11 @@
 /* scope.c — mx_scope_begin / mx_scope_end / mx_array_keep.
  *
- * Each thread has a stack of scopes; each scope a list of the arrays it owns
- * (one reference each). An array records its scope level and slot, so free
- * and keep are O(1); a freed slot is set to NULL and skipped at the end. */
+ * Each thread has a stack of scopes; each scope a list of the references it
+ * owns. Every reference handed to the caller while a scope is open (an op's
+ * result, mx_array_retain, an op that returns its input unchanged) is one
+ * entry, so the same array may appear more than once. An array remembers its
+ * latest entry, so the common free/keep is O(1); when it has several, freeing
+ * searches for one of the others. scope_end releases what is left. */
 #include <stdlib.h>
 
 #include "scope.h"
@@ -26,24 +29,40 @@ static bool scope_push_item(int32_t level, mx_array a) {
   }
   a->scope_level = level;
   a->scope_slot = s->len;
+  a->scope_count++;
   s->items[s->len++] = a;
   return true;
 }
 
 void scope_register(mx_array a) {
-  /* If the list cannot grow, the array stays with the caller: a leak at
+  /* If the list cannot grow, the reference stays with the caller: a leak at
    * worst, never a double free. */
   if (depth > 0) scope_push_item(depth - 1, a);
 }
 
-void scope_forget(mx_array a) {
-  int32_t lvl = a->scope_level;
-  if (lvl < 0 || lvl >= depth) return;
-  scope *s = &scopes[lvl];
-  if (a->scope_slot >= 0 && a->scope_slot < s->len && s->items[a->scope_slot] == a)
-    s->items[a->scope_slot] = NULL;
+/* Removes one entry for `a` (the remembered one, else the newest found). */
+static void remove_entry(mx_array a) {
+  int32_t lvl = a->scope_level, slot = a->scope_slot;
+  if (lvl >= 0 && lvl < depth && slot >= 0 && slot < scopes[lvl].len && scopes[lvl].items[slot] == a) {
+    scopes[lvl].items[slot] = NULL;
+  } else {
+    bool found = false;
+    for (int32_t l = depth - 1; l >= 0 && !found; l--)
+      for (int32_t i = scopes[l].len - 1; i >= 0; i--)
+        if (scopes[l].items[i] == a) {
+          scopes[l].items[i] = NULL;
+          found = true;
+          break;
+        }
+    if (!found) return;
+  }
   a->scope_level = -1;
   a->scope_slot = -1;
+  a->scope_count--;
+}
+
+void scope_forget(mx_array a) {
+  if (a->scope_count > 0 && depth > 0) remove_entry(a);
 }
 
 mx_status mx_scope_begin(void) {
@@ -65,9 +84,13 @@ mx_status mx_scope_end(void) {
   for (int32_t i = 0; i < s->len; i++) {
     mx_array a = s->items[i];
     if (!a) continue;
-    a->scope_level = -1;
-    a->scope_slot = -1;
-    mx_array_free(a);
+    s->items[i] = NULL;
+    a->scope_count--;
+    if (a->scope_level == depth - 1 && a->scope_slot == i) {
+      a->scope_level = -1;
+      a->scope_slot = -1;
+    }
+    array_release(a);
   }
   free(s->items);
   depth--;
@@ -80,10 +103,25 @@ mx_status mx_scope_end(void) {
 }
 
 mx_array mx_array_keep(mx_array a) {
-  if (!a) return NULL;
-  int32_t lvl = a->scope_level;
-  if (lvl < 0 || lvl >= depth) return a;
-  scope_forget(a);
+  if (!a || a->scope_count == 0 || depth == 0) return a;
+  /* The entry to move is in the innermost scope that has one. */
+  int32_t lvl = -1;
+  for (int32_t l = depth - 1; l >= 0 && lvl < 0; l--)
+    for (int32_t i = 0; i < scopes[l].len; i++)
+      if (scopes[l].items[i] == a) {
+        lvl = l;
+        break;
+      }
+  if (lvl < 0) return a;
+  if (!(a->scope_level == lvl && a->scope_slot >= 0 && scopes[lvl].items[a->scope_slot] == a)) {
+    for (int32_t i = scopes[lvl].len - 1; i >= 0; i--)
+      if (scopes[lvl].items[i] == a) {
+        a->scope_level = lvl;
+        a->scope_slot = i;
+        break;
+      }
+  }
+  remove_entry(a);
   if (lvl > 0) scope_push_item(lvl - 1, a);
   return a;
 }

@@ -49,7 +49,7 @@ void mx_gguf_writer_free(mx_gguf_writer *w) {
   }
   for (size_t i = 0; i < w->nt; i++) {
     free(w->t[i].name);
-    mx_array_free(w->t[i].data);
+    array_release(w->t[i].data);
   }
   free(w->kv);
   free(w->t);
@@ -228,7 +228,7 @@ static mx_status add_tensor(mx_gguf_writer *w, const char *name, mx_ggml_type ty
   t->type = type;
   t->ndim = ndim;
   memcpy(t->shape, shape, (size_t)ndim * sizeof *shape);
-  t->data = mx_array_retain(data);
+  t->data = array_retain(data); /* kept past any scope */
   t->nbytes = nbytes;
   w->nt++;
   return MX_OK;
