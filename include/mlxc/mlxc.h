@@ -13,5 +13,9 @@
 #include "io.h"
 #include "gguf.h"
 #include "safetensors.h"
+#include "chat_template.h"
+#include "quantized.h"
+#include "lm.h"
+#include "tokenizer.h"
 
 #endif
