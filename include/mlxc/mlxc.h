@@ -15,7 +15,5 @@
 #include "safetensors.h"
 #include "chat_template.h"
 #include "quantized.h"
-#include "lm.h"
-#include "tokenizer.h"
 
 #endif
