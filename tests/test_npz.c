@@ -88,6 +88,18 @@ static void test_roundtrip(void) {
   mx_array_free(a);
 }
 
+/* Inputs the fuzzer found; each must fail cleanly without leaking. */
+static void test_regressions(void) {
+  const char *src = getenv("MLXC_SOURCE_DIR");
+  char p[1200];
+  snprintf(p, sizeof p, "%s/tests/data/npz-regress/leak-nul-name.npz", src ? src : ".");
+  mx_clear_error();
+  mx_npz *z = mx_npz_open(p);
+  CHECK_MSG(z == NULL && mx_last_error_code() == MX_ERR_FORMAT, mx_last_error());
+  mx_npz_close(z);
+  mx_clear_error();
+}
+
 int main(int argc, char **argv) {
   fx = argc > 1 ? argv[1] : ".";
   char p[1024];
@@ -96,5 +108,6 @@ int main(int argc, char **argv) {
   snprintf(p, sizeof p, "%.900s/deflated.npz", fx);
   check_archive(p);
   test_roundtrip();
+  test_regressions();
   return check_summary();
 }

@@ -121,9 +121,9 @@ static mx_npz *parse(mapped_file *map, const char *path) {
     if (!m->name) BAD("out of memory");
     memcpy(m->name, name, nlen - 4);
     m->name[nlen - 4] = '\0';
+    z->n++; /* owned by z from here, also on the error paths below */
     if (memchr(m->name, 0, nlen - 4)) BAD("member name contains NUL");
     if (m->method != 0 && m->method != 8) BAD("member '%.64s' uses compression method %u (only stored and deflate)", m->name, m->method);
-    z->n++;
     p += 46 + nlen + xlen + clen;
   }
   return z;
