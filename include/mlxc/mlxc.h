@@ -9,6 +9,7 @@
 #include "memory.h"
 #include "array.h"
 #include "ops.h"
+#include "fast.h"
 #include "random.h"
 #include "io.h"
 #include "gguf.h"
