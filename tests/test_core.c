@@ -248,6 +248,25 @@ static void test_scopes(void) {
   mx_clear_error();
 }
 
+/* A forward-pass-like chain of elementwise ops (whose front ends make and
+ * free temporaries) inside a scope leaves nothing behind. */
+static void test_scope_with_ops(void) {
+  size_t base = mx_memory_active();
+  int64_t n = 1000;
+  CHECK(mx_scope_begin() == MX_OK);
+  mx_array x = mx_random_normal(&n, 1, MX_FLOAT32, 0.0, 1.0, NULL);
+  mx_array h = mx_astype(x, MX_FLOAT16);
+  mx_array y = mx_add(mx_rsqrt(mx_add(mx_square(x), mx_array_from_float(1.0f))), mx_exp(h));
+  mx_array z = mx_sum(mx_multiply(y, x), NULL, 0, false);
+  float v;
+  CHECK(mx_array_item_float32(z, &v) == MX_OK);
+  CHECK(mx_scope_end() == MX_OK);
+  mx_memory_clear_cache();
+  char msg[96];
+  snprintf(msg, sizeof msg, "active %zu, baseline %zu", mx_memory_active(), base);
+  CHECK_MSG(mx_memory_active() == base, msg);
+}
+
 static void test_errors(void) {
   int64_t shape[2] = {2, 3};
   mx_array a = array_new_alloc(MX_FLOAT32, shape, 2);
@@ -376,6 +395,7 @@ int main(void) {
   test_memory();
   test_donation();
   test_scopes();
+  test_scope_with_ops();
   test_errors();
   test_views_and_data();
   test_npy_roundtrip();
