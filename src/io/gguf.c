@@ -109,7 +109,7 @@ static bool read_str(cursor *c, size_t *off, size_t *len, const char *what) {
   return true;
 }
 
-static size_t scalar_size(mx_gguf_type t) {
+size_t gguf_scalar_size(mx_gguf_type t) {
   switch (t) {
   case MX_GGUF_UINT8:
   case MX_GGUF_INT8:
@@ -128,7 +128,7 @@ static size_t scalar_size(mx_gguf_type t) {
 
 /* Decodes a fixed-size scalar at p into the kv's union. */
 static void decode_scalar(mx_gguf_type t, const unsigned char *p, gguf_kv *kv) {
-  uint64_t raw = rd_le(p, (int)scalar_size(t));
+  uint64_t raw = rd_le(p, (int)gguf_scalar_size(t));
   switch (t) {
   case MX_GGUF_INT8: kv->v.i = (int8_t)raw; break;
   case MX_GGUF_INT16: kv->v.i = (int16_t)raw; break;
@@ -158,7 +158,7 @@ static bool skip_value(cursor *c, mx_gguf_type t, int depth) {
     uint64_t n;
     if (!read_u32(c, &et, "array type") || !read_u64(c, &n, "array count")) return false;
     if (et > MX_GGUF_FLOAT64) return fail(c, "unknown array element type");
-    size_t es = scalar_size((mx_gguf_type)et);
+    size_t es = gguf_scalar_size((mx_gguf_type)et);
     if (es) {
       if (n > (c->size - c->pos) / es) return fail(c, "array runs past the end of the file");
       c->pos += (size_t)n * es;
@@ -170,7 +170,7 @@ static bool skip_value(cursor *c, mx_gguf_type t, int depth) {
       if (!skip_value(c, (mx_gguf_type)et, depth + 1)) return false;
     return true;
   }
-  size_t s = scalar_size(t);
+  size_t s = gguf_scalar_size(t);
   if (!s) return fail(c, "unknown value type");
   if (!need(c, s, "value")) return false;
   c->pos += s;
@@ -197,7 +197,7 @@ static bool parse_kv(cursor *c, gguf_kv *kv) {
   kv->type = (mx_gguf_type)t;
   if (t == MX_GGUF_STRING) return read_str(c, &kv->off, &kv->len, "string value");
   if (t != MX_GGUF_ARRAY) {
-    size_t s = scalar_size(kv->type);
+    size_t s = gguf_scalar_size(kv->type);
     if (!need(c, s, "value")) return false;
     decode_scalar(kv->type, c->p + c->pos, kv);
     c->pos += s;
@@ -208,7 +208,7 @@ static bool parse_kv(cursor *c, gguf_kv *kv) {
   if (et > MX_GGUF_FLOAT64) return fail(c, "unknown array element type");
   kv->elem_type = (mx_gguf_type)et;
   kv->off = c->pos;
-  size_t es = scalar_size(kv->elem_type);
+  size_t es = gguf_scalar_size(kv->elem_type);
   if (es) {
     if (kv->count > (c->size - c->pos) / es) return fail(c, "array runs past the end of the file");
     c->pos += (size_t)kv->count * es;
@@ -579,7 +579,7 @@ static mx_status array_elem(const mx_gguf *g, int64_t i, uint64_t j, gguf_kv *tm
                             const char *op) {
   const gguf_kv *kv = get_kv(g, i, op);
   if (!kv) return MX_ERR_INVALID_ARG;
-  size_t es = kv->type == MX_GGUF_ARRAY ? scalar_size(kv->elem_type) : 0;
+  size_t es = kv->type == MX_GGUF_ARRAY ? gguf_scalar_size(kv->elem_type) : 0;
   if (!es)
     return set_error(MX_ERR_INVALID_ARG, "%s: key '%s' is not an array of numbers", op, kv->key);
   if (j >= kv->count)
@@ -622,7 +622,7 @@ mx_status mx_gguf_get_array_string(const mx_gguf *g, int64_t i, uint64_t j, cons
 }
 const void *mx_gguf_get_array_data(const mx_gguf *g, int64_t i) {
   const gguf_kv *kv = get_kv(g, i, "gguf_get_array_data");
-  if (!kv || kv->type != MX_GGUF_ARRAY || !scalar_size(kv->elem_type)) return NULL;
+  if (!kv || kv->type != MX_GGUF_ARRAY || !gguf_scalar_size(kv->elem_type)) return NULL;
   return g->map->data + kv->off;
 }
 

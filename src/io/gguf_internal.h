@@ -9,4 +9,6 @@
 /* The bytes of key i's value as stored in the file: the u32 type tag then
  * the value (so a writer can copy nested arrays verbatim). */
 bool gguf_kv_raw(const mx_gguf *g, int64_t i, const unsigned char **bytes, size_t *len);
+/* Bytes of one fixed-size value of type t; 0 for strings and arrays. */
+size_t gguf_scalar_size(mx_gguf_type t);
 #endif

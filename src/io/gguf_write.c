@@ -141,26 +141,9 @@ mx_status mx_gguf_writer_set_string(mx_gguf_writer *w, const char *key, const ch
   return put_kv(w, key, v, 12 + len);
 }
 
-static size_t elem_size(mx_gguf_type t) {
-  switch (t) {
-  case MX_GGUF_UINT8:
-  case MX_GGUF_INT8:
-  case MX_GGUF_BOOL: return 1;
-  case MX_GGUF_UINT16:
-  case MX_GGUF_INT16: return 2;
-  case MX_GGUF_UINT32:
-  case MX_GGUF_INT32:
-  case MX_GGUF_FLOAT32: return 4;
-  case MX_GGUF_UINT64:
-  case MX_GGUF_INT64:
-  case MX_GGUF_FLOAT64: return 8;
-  default: return 0;
-  }
-}
-
 mx_status mx_gguf_writer_set_array(mx_gguf_writer *w, const char *key, mx_gguf_type elem_type,
                                    const void *data, uint64_t count) {
-  size_t es = elem_size(elem_type);
+  size_t es = gguf_scalar_size(elem_type);
   if (!es)
     return set_error(MX_ERR_INVALID_ARG, "gguf_writer: array '%s' needs a numeric element type",
                      key ? key : "?");
