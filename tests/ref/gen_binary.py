@@ -29,59 +29,28 @@ Tolerances (rtol, atol), all stated per case:
   bf16 ulp, 2^-7); atol 1e-6 where a result may cancel to ~0.
 """
 import os
-import sys
 
 import numpy as np
 
-OUT = sys.argv[1]
-os.makedirs(OUT, exist_ok=True)
+from fixtures import INT_DTYPES as INTS
+from fixtures import MLX_PROMOTE as PROMOTE
+from fixtures import NP_DTYPES, apply_view, bf16_bits_quiet_nan, bf16_round, out_dir, write_cases
+
+OUT = out_dir()
 rng = np.random.default_rng(20240612)
 lines = []
 counter = [0]
 
-ALL = ["bool", "uint8", "uint16", "uint32", "uint64", "int8", "int16", "int32",
-       "int64", "float16", "float32", "float64", "bfloat16", "complex64"]
-NP = {d: np.dtype(d) for d in ALL if d != "bfloat16"}
+NP = dict(NP_DTYPES)
 NP["bfloat16"] = np.dtype(np.float32)  # values held as bf16-exact float32
-INTS = ["uint8", "uint16", "uint32", "uint64", "int8", "int16", "int32", "int64"]
 FLOATS = ["float16", "float32", "float64", "bfloat16"]
 REALS = INTS + FLOATS
 NUMERIC = ["bool"] + REALS + ["complex64"]
 
-_T = """bool uint8 uint16 uint32 uint64 int8 int16 int32 int64 float16 float32 float64 bfloat16 complex64
-uint8 uint8 uint16 uint32 uint64 int16 int16 int32 int64 float16 float32 float64 bfloat16 complex64
-uint16 uint16 uint16 uint32 uint64 int32 int32 int32 int64 float16 float32 float64 bfloat16 complex64
-uint32 uint32 uint32 uint32 uint64 int64 int64 int64 int64 float16 float32 float64 bfloat16 complex64
-uint64 uint64 uint64 uint64 uint64 float32 float32 float32 float32 float16 float32 float64 bfloat16 complex64
-int8 int16 int32 int64 float32 int8 int16 int32 int64 float16 float32 float64 bfloat16 complex64
-int16 int16 int32 int64 float32 int16 int16 int32 int64 float16 float32 float64 bfloat16 complex64
-int32 int32 int32 int64 float32 int32 int32 int32 int64 float16 float32 float64 bfloat16 complex64
-int64 int64 int64 int64 float32 int64 int64 int64 int64 float16 float32 float64 bfloat16 complex64
-float16 float16 float16 float16 float16 float16 float16 float16 float16 float16 float32 float64 float32 complex64
-float32 float32 float32 float32 float32 float32 float32 float32 float32 float32 float32 float64 float32 complex64
-float64 float64 float64 float64 float64 float64 float64 float64 float64 float64 float64 float64 float64 complex64
-bfloat16 bfloat16 bfloat16 bfloat16 bfloat16 bfloat16 bfloat16 bfloat16 bfloat16 float32 float32 float64 bfloat16 complex64
-complex64 complex64 complex64 complex64 complex64 complex64 complex64 complex64 complex64 complex64 complex64 complex64 complex64 complex64"""
-PROMOTE = {}
-for i, row in enumerate(_T.split("\n")):
-    for j, r in enumerate(row.split()):
-        PROMOTE[(ALL[i], ALL[j])] = r
-
 
 def to_bf16_bits(x):
-    u = np.array(x, np.float32, order="C").view(np.uint32).astype(np.uint64)
-    nan = (u & np.uint64(0x7FFFFFFF)) > np.uint64(0x7F800000)
-    r = (u + np.uint64(0x7FFF) + ((u >> np.uint64(16)) & np.uint64(1))) >> np.uint64(16)
-    r = np.where(nan, (u >> np.uint64(16)) | np.uint64(0x40), r)
-    return r.astype(np.uint16)
-
-
-def bf16_to_f32(bits):
-    return (np.ascontiguousarray(bits).astype(np.uint32) << np.uint32(16)).view(np.float32)
-
-
-def bf16_round(x):
-    return bf16_to_f32(to_bf16_bits(np.asarray(x, np.float32))).reshape(np.shape(x))
+    """bf16 bits of x, NaN kept quiet, C-contiguous."""
+    return bf16_bits_quiet_nan(x, order="C")
 
 
 def cast(x, src, dst):
@@ -140,14 +109,6 @@ def stored(x, d):
     return to_bf16_bits(x).reshape(np.shape(x)) if d == "bfloat16" else np.array(x, order="C")
 
 
-VIEWS = {
-    None: lambda a: a,
-    "T": lambda a: a.T,
-    "step2": lambda a: a[..., ::2],
-    "rev": lambda a: a[..., ::-1],
-}
-
-
 def emit(op, ins, out, out_d, rtol_, atol_, **params):
     """ins: list of (stored base values, mlx dtype, view)."""
     cid = "c%04d" % counter[0]
@@ -195,7 +156,7 @@ SHAPES = [
 
 
 def view_shape(shape, view):
-    return VIEWS[view](np.empty(shape)).shape
+    return apply_view(np.empty(shape), view).shape
 
 
 def make_inputs(sa, sb, da, db, va, vb, kind_a="normal", kind_b="normal", specials=False):
@@ -247,8 +208,8 @@ def arith_case(op, da, db, shp, out_rule, kind_a="normal", kind_b="normal", spec
     a, b = make_inputs(sa, sb, da, db, va, vb, kind_a, kind_b, specials)
     t = PROMOTE[(da, db)]
     ct = out_rule(t)
-    A = cast(VIEWS[va](a), da, ct)
-    B = cast(VIEWS[vb](b), db, ct)
+    A = cast(apply_view(a, va), da, ct)
+    B = cast(apply_view(b, vb), db, ct)
     res = np_binary(op, A, B, ct)
     rtol, atol = tol(op, ct)
     emit(op, [(a, da, va), (b, db, vb)], final(res, ct), ct, rtol, atol)
@@ -319,14 +280,14 @@ for op in ["equal", "not_equal", "less", "less_equal", "greater", "greater_equal
         sa, sb, va, vb = s
         # "exact" floats (multiples of 1/4) make some pairs equal
         a, b = make_inputs(sa, sb, d, d, va, vb, "exact", "exact", True)
-        A, B = VIEWS[va](a), VIEWS[vb](b)
+        A, B = apply_view(a, va), apply_view(b, vb)
         emit(op, [(a, d, va), (b, d, vb)], getattr(np, op)(A, B), "bool", 0, 0)
     for k, (da, db) in enumerate(MIXED[:6]):
         sa, sb, va, vb = SHAPES[SH[(k * 5 + 1) % len(SH)]]
         a, b = make_inputs(sa, sb, da, db, va, vb, "small", "small")
         t = PROMOTE[(da, db)]
         emit(op, [(a, da, va), (b, db, vb)],
-             getattr(np, op)(cast(VIEWS[va](a), da, t), cast(VIEWS[vb](b), db, t)), "bool", 0, 0)
+             getattr(np, op)(cast(apply_view(a, va), da, t), cast(apply_view(b, vb), db, t)), "bool", 0, 0)
 
 # Logical ops cast to bool.
 for op in ["logical_and", "logical_or"]:
@@ -334,14 +295,14 @@ for op in ["logical_and", "logical_or"]:
                                   ("complex64", "uint8"), ("bfloat16", "int64")]):
         sa, sb, va, vb = SHAPES[SH[(i * 4 + 3) % len(SH)]]
         a, b = make_inputs(sa, sb, da, db, va, vb, "small", "small")
-        A = cast(VIEWS[va](a), da, "bool")
-        B = cast(VIEWS[vb](b), db, "bool")
+        A = cast(apply_view(a, va), da, "bool")
+        B = cast(apply_view(b, vb), db, "bool")
         emit(op, [(a, da, va), (b, db, vb)], getattr(np, op)(A, B), "bool", 0, 0)
     for s in SH:
         sa, sb, va, vb = SHAPES[s]
         a, b = make_inputs(sa, sb, "bool", "bool", va, vb)
         emit(op, [(a, "bool", va), (b, "bool", vb)],
-             getattr(np, op)(VIEWS[va](a), VIEWS[vb](b)), "bool", 0, 0)
+             getattr(np, op)(apply_view(a, va), apply_view(b, vb)), "bool", 0, 0)
 
 # Bitwise ops and shifts (integers and bool).
 for op in ["bitwise_and", "bitwise_or", "bitwise_xor"]:
@@ -353,7 +314,7 @@ for op in ["left_shift", "right_shift"]:
         sa, sb, va, vb = SHAPES[SH[(i * 3 + 4) % len(SH)]]
         a = rand(sa, d)
         b = rng.integers(0, bits + 3, size=sb).astype(NP[d])
-        A, B = VIEWS[va](a), VIEWS[vb](b)
+        A, B = apply_view(a, va), apply_view(b, vb)
         emit(op, [(a, d, va), (b, d, vb)], getattr(np, op)(A, B), d, 0, 0)
     # bool shifts compute in uint8
     a, b = rand((9,), "bool"), rand((9,), "bool")
@@ -492,6 +453,5 @@ for d in ["float16", "bfloat16", "int32"]:
     emit("add", [(a, d, None), (b, d, None)], final(a + b if d != "bfloat16" else
                                                      a.astype(np.float32) + b, d), d, 0, 0)
 
-with open(os.path.join(OUT, "cases.txt"), "w") as f:
-    f.write("\n".join(lines) + "\n")
+write_cases(OUT, lines)
 print("gen_binary: %d cases" % len(lines))

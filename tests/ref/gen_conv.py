@@ -23,27 +23,17 @@ Tolerances (inputs ~N(0, 1), K = KH*KW*C_in/groups terms per output):
   differ by one half ulp step: rtol 2e-3 (f16) / 1.6e-2 (bf16) + the f32 atol.
 - float64: rtol 1e-12, atol 1e-13 * K.
 """
-import os
-import sys
 
 import numpy as np
 
-OUT = sys.argv[1]
-os.makedirs(OUT, exist_ok=True)
+from fixtures import out_dir, save_npy, write_cases
+from fixtures import bf16_bits as to_bf16_bits
+from fixtures import bf16_to_f32_contig as bf16_to_f32
+
+OUT = out_dir()
 rng = np.random.default_rng(20240613)
 lines = []
 U32 = 2.0**-24
-
-
-def to_bf16_bits(x):
-    u = np.asarray(x, np.float32).view(np.uint32).astype(np.uint64)
-    r = (u + np.uint64(0x7FFF) + ((u >> np.uint64(16)) & np.uint64(1))) >> np.uint64(16)
-    return r.astype(np.uint16)
-
-
-def bf16_to_f32(bits):
-    b = np.ascontiguousarray(bits).astype(np.uint32) << np.uint32(16)
-    return b.view(np.float32)
 
 
 NPT = {"float32": np.float32, "float64": np.float64, "float16": np.float16}
@@ -62,10 +52,6 @@ def finish(x, dt):
     if dt == "bfloat16":
         return to_bf16_bits(x.astype(np.float32))
     return x.astype(NPT[dt])
-
-
-def save(name, arr):
-    np.save(os.path.join(OUT, name), np.array(arr, order="C"), allow_pickle=False)
 
 
 def tol(dt, K):
@@ -120,13 +106,13 @@ def case(op, xs, ws, xdt, out, params, K, view0=None):
     cid = f"v{NEXT[0]:04d}_{op}"
     NEXT[0] += 1
     keys = []
-    save(f"{cid}.in0.npy", xs)
-    save(f"{cid}.in1.npy", ws)
+    save_npy(OUT, f"{cid}.in0.npy", xs)
+    save_npy(OUT, f"{cid}.in1.npy", ws)
     if xdt == "bfloat16":
         keys += ["dtype0=bfloat16", "dtype1=bfloat16", "out_dtype=bfloat16"]
     if view0:
         keys.append(f"view0={view0}")
-    save(f"{cid}.out.npy", finish(out, xdt))
+    save_npy(OUT, f"{cid}.out.npy", finish(out, xdt))
     for k, v in params.items():
         keys.append(f"{k}={v}")
     r, a = tol(xdt, K)
@@ -215,5 +201,4 @@ for dt in ["float16", "bfloat16", "float64"]:
     convt2d(2, 5, 4, 4, 6, 3, 3, s=(2, 2), p=(1, 1), op=(1, 0), g=2, dt=dt)
     convt1d(2, 8, 4, 6, 3, s=2, p=1, dt=dt)
 
-with open(os.path.join(OUT, "cases.txt"), "w") as f:
-    f.write("\n".join(lines) + "\n")
+write_cases(OUT, lines)

@@ -14,50 +14,31 @@ wrong emulation cannot pass silently. Since the kernels perform the same
 IEEE operations in the same order, all comparisons are exact (rtol = atol =
 0); float16/bfloat16 results are rounded once from the same float32 value.
 """
-import os
-import sys
 
 import numpy as np
 
-OUT = sys.argv[1]
-os.makedirs(OUT, exist_ok=True)
+from fixtures import MLX_DTYPES as DTYPES
+from fixtures import NP_DTYPES as NP
+from fixtures import bf16_bits_quiet_nan as to_bf16_bits
+from fixtures import bf16_to_f32_c as bf16_to_f32
+from fixtures import out_dir, save_npy_as_is, write_cases
+
+OUT = out_dir()
 rng = np.random.default_rng(1234)
 lines = []
-
-DTYPES = ["bool", "uint8", "uint16", "uint32", "uint64", "int8", "int16", "int32",
-          "int64", "float16", "float32", "float64", "bfloat16", "complex64"]
-NP = {d: np.dtype(d) for d in DTYPES if d != "bfloat16"}
-
-
-def to_bf16_bits(x):
-    """float32 -> bfloat16 bits, round to nearest even (NaN kept quiet)."""
-    f = np.array(x, np.float32)
-    u = f.view(np.uint32).astype(np.uint64)
-    r = ((u + np.uint64(0x7FFF) + ((u >> np.uint64(16)) & np.uint64(1))) >> np.uint64(16))
-    q = (u >> np.uint64(16)) | np.uint64(0x40)
-    return np.where(np.isnan(f), q, r).astype(np.uint16)
-
-
-def bf16_to_f32(bits):
-    b = np.asarray(bits, np.uint32) << np.uint32(16)
-    return b.reshape(-1).view(np.float32).reshape(b.shape)
-
-
-def save(name, arr):
-    np.save(os.path.join(OUT, name), arr, allow_pickle=False)
 
 
 def case(cid, op, inputs, out, params, dtype_name=None, in_bf16=(), views=None):
     keys = []
     for k, a in enumerate(inputs):
-        save(f"{cid}.in{k}.npy", a)
+        save_npy_as_is(OUT, f"{cid}.in{k}.npy", a)
         if k in in_bf16:
             keys.append(f"dtype{k}=bfloat16")
     if views:
         keys += [f"view{k}={v}" for k, v in views.items()]
     if dtype_name == "bfloat16":
         keys.append("out_dtype=bfloat16")
-    save(f"{cid}.out.npy", out)
+    save_npy_as_is(OUT, f"{cid}.out.npy", out)
     keys += [f"{k}={v}" for k, v in params.items()]
     lines.append(f"{cid} {op} {len(inputs)} 0 0 " + " ".join(keys))
 
@@ -270,6 +251,5 @@ for view, xv in (("T", x.T), ("rev", x[:, ::-1]), ("step2", x[:, ::2])):
     case(f"tril_view_{view}", "tril", [x], np.tril(xv, 1), {"k": 1}, views={0: view})
     case(f"triu_view_{view}", "triu", [x], np.triu(xv, -1), {"k": -1}, views={0: view})
 
-with open(os.path.join(OUT, "cases.txt"), "w") as f:
-    f.write("\n".join(lines) + "\n")
+write_cases(OUT, lines)
 print(f"gen_creation: {len(lines)} cases")

@@ -35,62 +35,20 @@ Tolerances (|got - want| <= atol + rtol*|want|):
   all -inf additive row is NaN (as MLX's softmax).
 """
 import math
-import os
-import sys
 import warnings
 
 import numpy as np
 
+from fixtures import apply_view, bf16_to_f32, out_dir, save_npy, stored_shape, write_cases
+from fixtures import bf16_bits_canonical_nan as to_bf16_bits
+
 warnings.simplefilter("ignore")
-OUT = sys.argv[1]
-os.makedirs(OUT, exist_ok=True)
+OUT = out_dir()
 rng = np.random.default_rng(31337)
 lines = []
 counter = [0]
 
 EPS = {"float16": 2.0 ** -10, "bfloat16": 2.0 ** -7, "float32": 2.0 ** -23, "float64": 2.0 ** -52}
-
-
-def to_bf16_bits(x):
-    f = np.array(x, np.float32)
-    shape = f.shape
-    f = f.reshape(-1)
-    u = f.view(np.uint32).astype(np.uint64)
-    r = (u + np.uint64(0x7FFF) + ((u >> np.uint64(16)) & np.uint64(1))) >> np.uint64(16)
-    out = r.astype(np.uint16)
-    out[np.isnan(f)] = 0x7FC0
-    return out.reshape(shape)
-
-
-def bf16_to_f32(bits):
-    b = np.asarray(bits).astype(np.uint32) << np.uint32(16)
-    return b.view(np.float32)
-
-
-def save(name, arr):
-    np.save(os.path.join(OUT, name), np.array(arr, order="C", copy=True), allow_pickle=False)
-
-
-def apply_view(a, v):
-    if v is None or a.ndim == 0:
-        return a
-    if v == "T":
-        return a.T
-    if v == "step2":
-        return a[..., ::2]
-    if v == "rev":
-        return a[..., ::-1]
-    raise ValueError(v)
-
-
-def stored_shape(shape, v):
-    """Shape to store so that apply_view gives `shape`."""
-    shape = tuple(shape)
-    if v == "T":
-        return shape[::-1]
-    if v == "step2":
-        return shape[:-1] + (shape[-1] * 2,)
-    return shape
 
 
 def rnd(x, dt):
@@ -127,12 +85,12 @@ def emit(op, ins, in_dts, out, out_dt, rtol, atol, views=None, **params):
     counter[0] += 1
     keys = []
     for k, (a, dt) in enumerate(zip(ins, in_dts)):
-        save("%s.in%d.npy" % (cid, k), a)
+        save_npy(OUT, "%s.in%d.npy" % (cid, k), a)
         if dt == "bfloat16":
             keys.append("dtype%d=bfloat16" % k)
         if views and k < len(views) and views[k]:
             keys.append("view%d=%s" % (k, views[k]))
-    save("%s.out.npy" % cid, out)
+    save_npy(OUT, "%s.out.npy" % cid, out)
     if out_dt == "bfloat16":
         keys.append("out_dtype=bfloat16")
     for k, v in params.items():
@@ -435,6 +393,5 @@ sdpa_case(2, 4, 2, 1, 40, 16, views=["step2", "T", "rev"])
 # float64 (MLX's composition of ops in f64)
 sdpa_case(1, 4, 2, 5, 9, 8, dt="float64", mask="causal")
 
-with open(os.path.join(OUT, "cases.txt"), "w") as f:
-    f.write("\n".join(lines) + "\n")
+write_cases(OUT, lines)
 print("gen_fast: %d cases" % len(lines))

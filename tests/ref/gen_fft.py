@@ -21,39 +21,17 @@ error grows like 1e-7 * log2(n) relative to the peak, loose enough for
 platform libm differences.
 """
 import os
-import sys
 
 import numpy as np
 
-OUT = sys.argv[1]
-os.makedirs(OUT, exist_ok=True)
+from fixtures import apply_view, bf16_to_f32, out_dir, write_cases
+from fixtures import bf16_bits as to_bf16_bits
+
+OUT = out_dir()
 rng = np.random.default_rng(777)
 TOL = 1e-6
 lines = []
 counter = [0]
-
-
-def to_bf16_bits(x):
-    u = np.asarray(x, np.float32).view(np.uint32).astype(np.uint64)
-    r = (u + np.uint64(0x7FFF) + ((u >> np.uint64(16)) & np.uint64(1))) >> np.uint64(16)
-    return r.astype(np.uint16)
-
-
-def bf16_to_f32(bits):
-    b = np.asarray(bits).astype(np.uint32) << np.uint32(16)
-    return b.view(np.float32)
-
-
-def apply_view(a, v):
-    if v is None:
-        return a
-    if v == "T":
-        return a.T
-    if v == "step2":
-        return a[..., ::2]
-    if v == "rev":
-        return a[..., ::-1]
-    raise ValueError(v)
 
 
 def make(dtype, shape):
@@ -145,6 +123,5 @@ case("rfft", "float32", (100, 400), axis=-1)
 case("irfft", "complex64", (100, 201), n=400, axis=-1)
 case("fft", "complex64", (40, 1009), axis=-1)
 
-with open(os.path.join(OUT, "cases.txt"), "w") as fh:
-    fh.write("\n".join(lines) + "\n")
+write_cases(OUT, lines)
 print(f"gen_fft: {len(lines)} cases in {OUT}")

@@ -33,13 +33,14 @@ Tolerances:
   relative to sum |w x|; K <= 512 here: atol 1e-5 * max sum |w x|, rtol 1e-5.
 - half outputs add one half rounding as above (rtol 2e-3 f16, 1.6e-2 bf16).
 """
-import os
-import sys
 
 import numpy as np
 
-OUT = sys.argv[1]
-os.makedirs(OUT, exist_ok=True)
+from fixtures import out_dir, save_npy_as_is, write_cases
+from fixtures import bf16_bits as to_bf16_bits
+from fixtures import bf16_to_f32_contig as bf16_to_f32
+
+OUT = out_dir()
 rng = np.random.default_rng(3031)
 lines = []
 
@@ -47,16 +48,6 @@ FMT = {  # name: (ggml type id, values per block, bytes per block)
     "q4_0": (2, 32, 18), "q4_1": (3, 32, 20), "q8_0": (8, 32, 34),
     "q4_K": (12, 256, 144), "q5_K": (13, 256, 176), "q6_K": (14, 256, 210),
 }
-
-
-def to_bf16_bits(x):
-    u = np.asarray(x, np.float32).view(np.uint32).astype(np.uint64)
-    r = (u + np.uint64(0x7FFF) + ((u >> np.uint64(16)) & np.uint64(1))) >> np.uint64(16)
-    return r.astype(np.uint16)
-
-
-def bf16_to_f32(bits):
-    return (np.ascontiguousarray(bits).astype(np.uint32) << np.uint32(16)).view(np.float32)
 
 
 def f16_bytes(v):
@@ -165,10 +156,6 @@ def quantize_x(x):
     return q.reshape(x.shape), np.repeat(d, 32).reshape(x.shape), np.repeat(amax, 32).reshape(x.shape)
 
 
-def save(name, arr):
-    np.save(os.path.join(OUT, name), arr)
-
-
 def finish(y, dt):
     if dt == "bfloat16":
         return to_bf16_bits(y.astype(np.float32))
@@ -189,11 +176,11 @@ def case_dequant(fmt, rows, cols, dt="float32", view=None):
     cid = new_id("deq", fmt)
     keys = [f"type={FMT[fmt][0]}", f"cols={cols}", f"dtype={dt}"]
     if view == "T":
-        save(f"{cid}.in0.npy", np.ascontiguousarray(b.T))
+        save_npy_as_is(OUT, f"{cid}.in0.npy", np.ascontiguousarray(b.T))
         keys.append("view0=T")
     else:
-        save(f"{cid}.in0.npy", b)
-    save(f"{cid}.out.npy", finish(w, dt))
+        save_npy_as_is(OUT, f"{cid}.in0.npy", b)
+    save_npy_as_is(OUT, f"{cid}.out.npy", finish(w, dt))
     if dt == "bfloat16":
         keys.append("out_dtype=bfloat16")
     rtol = {"float32": 1e-6, "float16": 1e-3, "bfloat16": 8e-3}[dt]
@@ -223,15 +210,15 @@ def case_matmul(fmt, xshape, rows, dt="float32", view=None, wview=None):
     if view:
         keys.append(f"view0={view}")
     if dt == "bfloat16":
-        save(f"{cid}.in0.npy", to_bf16_bits(xs))
+        save_npy_as_is(OUT, f"{cid}.in0.npy", to_bf16_bits(xs))
         keys += ["dtype0=bfloat16", "out_dtype=bfloat16"]
     else:
-        save(f"{cid}.in0.npy", xs.astype(dt))
+        save_npy_as_is(OUT, f"{cid}.in0.npy", xs.astype(dt))
     if wview == "T":
-        save(f"{cid}.in1.npy", np.ascontiguousarray(b.T))
+        save_npy_as_is(OUT, f"{cid}.in1.npy", np.ascontiguousarray(b.T))
         keys.append("view1=T")
     else:
-        save(f"{cid}.in1.npy", b)
+        save_npy_as_is(OUT, f"{cid}.in1.npy", b)
     M = int(np.prod(xshape[:-1]))
     x2 = x.reshape(M, cols).astype(np.float64)
     w64 = w.astype(np.float64)
@@ -248,7 +235,7 @@ def case_matmul(fmt, xshape, rows, dt="float32", view=None, wview=None):
         want = exact
         atol = 1e-5 * scale
     want = want.reshape(xshape[:-1] + (rows,))
-    save(f"{cid}.out.npy", finish(want, dt))
+    save_npy_as_is(OUT, f"{cid}.out.npy", finish(want, dt))
     rtol = max(1e-5, HALF_RTOL[dt])
     lines.append(f"{cid} gguf_matmul 2 {rtol} {atol + 1e-30:.6g} " + " ".join(keys))
 
@@ -282,5 +269,4 @@ for fmt in FMT:
     case_matmul(fmt, (20, blk), 7, "float16")
     case_matmul(fmt, (18, blk), 5, "bfloat16", view="rev")
 
-with open(os.path.join(OUT, "cases.txt"), "w") as f:
-    f.write("\n".join(lines) + "\n")
+write_cases(OUT, lines)

@@ -13,35 +13,16 @@ rtol 1e-3 (one f16 ulp) because both sides round to f16 after every step in
 the same order. bf16 reducing cases use small integer values whose sums and
 products are exactly representable, so they are exact too.
 """
-import os
-import sys
 
 import numpy as np
 
-OUT = sys.argv[1] if len(sys.argv) > 1 else "fixtures_indexing"
-os.makedirs(OUT, exist_ok=True)
+from fixtures import bf16_bits, out_dir, save_npy, write_cases
+from fixtures import apply_view as view_of
+
+OUT = out_dir("fixtures_indexing")
 rng = np.random.default_rng(20240611)
 lines = []
 END = 9223372036854775807  # MX_SLICE_END
-
-
-def bf16_bits(x):
-    """float32 -> bfloat16 bits, round to nearest even (as mlxc)."""
-    u = np.asarray(x, dtype=np.float32).view(np.uint32).astype(np.uint64)
-    r = ((u >> 16) & 1) + 0x7FFF
-    return ((u + r) >> 16).astype(np.uint16)
-
-
-def view_of(x, v):
-    if v is None:
-        return x
-    if v == "T":
-        return x.T
-    if v == "step2":
-        return x[..., ::2]
-    if v == "rev":
-        return x[..., ::-1]
-    raise ValueError(v)
 
 
 def gen(shape, dtype, lo=-9, hi=10):
@@ -71,12 +52,12 @@ def case(cid, op, ins, out, rtol=0.0, atol=0.0, views=None, bf=(), out_bf=False,
         if k in bf:
             x = bf16_bits(x)
             toks.append(f"dtype{k}=bfloat16")
-        np.save(os.path.join(OUT, f"{cid}.in{k}.npy"), np.array(x, order="C"))
+        save_npy(OUT, f"{cid}.in{k}.npy", x)
     o = np.asarray(out)
     if out_bf:
         o = bf16_bits(o)
         toks.append("out_dtype=bfloat16")
-    np.save(os.path.join(OUT, f"{cid}.out.npy"), np.array(o, order="C"))
+    save_npy(OUT, f"{cid}.out.npy", o)
     for k, v in (views or {}).items():
         toks.append(f"view{k}={v}")
     for k, v in params.items():
@@ -476,6 +457,5 @@ ms_case("ms_empty", gen((0, 5), "float32"), np.zeros((0,), bool), gen((0, 5), "f
 mbig = gen((150, 257), "bool")
 ms_case("ms_big", gen((150, 257), "float32"), mbig, gen((150 * 257,), "float32"))
 
-with open(os.path.join(OUT, "cases.txt"), "w") as f:
-    f.write("\n".join(lines) + "\n")
+write_cases(OUT, lines)
 print(f"gen_indexing: {len(lines)} cases in {OUT}")

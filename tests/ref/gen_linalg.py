@@ -30,53 +30,23 @@ Tolerances (inputs are ~N(0, 1) unless noted; K = contraction length):
   Singular-value norms (LAPACK sgesdd) have absolute error ~ u * sigma_max:
   f32 rtol 1e-5 atol 1e-4 * sigma_max; f64 rtol 1e-10.
 """
-import os
-import sys
 
 import numpy as np
 
-OUT = sys.argv[1]
-os.makedirs(OUT, exist_ok=True)
+from fixtures import out_dir, save_npy, stored_shape, write_cases
+from fixtures import apply_view as view
+from fixtures import bf16_bits as to_bf16_bits
+from fixtures import bf16_to_f32_contig as bf16_to_f32
+
+OUT = out_dir()
 rng = np.random.default_rng(20240612)
 lines = []
 U32 = 2.0**-24
 
 
-def to_bf16_bits(x):
-    u = np.asarray(x, np.float32).view(np.uint32).astype(np.uint64)
-    r = (u + np.uint64(0x7FFF) + ((u >> np.uint64(16)) & np.uint64(1))) >> np.uint64(16)
-    return r.astype(np.uint16)
-
-
-def bf16_to_f32(bits):
-    b = np.ascontiguousarray(bits).astype(np.uint32) << np.uint32(16)
-    return b.view(np.float32)
-
-
 NPT = {"float32": np.float32, "float64": np.float64, "float16": np.float16,
        "complex64": np.complex64, "int32": np.int32, "int8": np.int8, "int64": np.int64,
        "uint8": np.uint8, "uint32": np.uint32, "bool": np.bool_, "int16": np.int16}
-
-
-def view(x, v):
-    if v is None or x.ndim == 0:
-        return x
-    if v == "T":
-        return x.T
-    if v == "step2":
-        return x[..., ::2]
-    if v == "rev":
-        return x[..., ::-1]
-    raise ValueError(v)
-
-
-def stored_shape(shape, v):
-    shape = tuple(shape)
-    if v == "T":
-        return shape[::-1]
-    if v == "step2" and shape:
-        return shape[:-1] + (2 * shape[-1],)
-    return shape
 
 
 class Op:
@@ -108,11 +78,6 @@ class Op:
         return self.val.astype(np.float64)
 
 
-def save(name, arr):
-    # np.ascontiguousarray would turn a 0-d array into 1-d
-    np.save(os.path.join(OUT, name), np.array(arr, order="C"), allow_pickle=False)
-
-
 def finish(x, dtype):
     x = np.asarray(x)
     if dtype == "bfloat16":
@@ -132,14 +97,14 @@ def case(op, ops, out, out_dtype, params=None, rtol=0.0, atol=0.0):
     NEXT[0] += 1
     keys = []
     for k, o in enumerate(ops):
-        save(f"{cid}.in{k}.npy", o.stored)
+        save_npy(OUT, f"{cid}.in{k}.npy", o.stored)
         if o.dtype == "bfloat16":
             keys.append(f"dtype{k}=bfloat16")
         if o.v:
             keys.append(f"view{k}={o.v}")
     if out_dtype == "bfloat16":
         keys.append("out_dtype=bfloat16")
-    save(f"{cid}.out.npy", finish(out, out_dtype))
+    save_npy(OUT, f"{cid}.out.npy", finish(out, out_dtype))
     for k, v in (params or {}).items():
         keys.append(f"{k}={v}")
     lines.append(f"{cid} {op} {len(ops)} {rtol:.3g} {atol:.3g} " + " ".join(keys))
@@ -477,5 +442,4 @@ norm((5, 7), "complex64", "fro", None)
 norm((5, 7), "complex64", "inf", None)
 norm((5, 7), "int32", "-1", None)
 
-with open(os.path.join(OUT, "cases.txt"), "w") as f:
-    f.write("\n".join(lines) + "\n")
+write_cases(OUT, lines)

@@ -35,27 +35,19 @@ Tolerances:
   2^-7 (bf16).
 """
 import os
-import sys
 
 import numpy as np
 
-OUT = sys.argv[1]
-os.makedirs(OUT, exist_ok=True)
+from fixtures import out_dir, write_cases
+from fixtures import bf16_bits as to_bf16_bits
+from fixtures import bf16_to_f32_contig as bf16_to_f32
+
+OUT = out_dir()
 rng = np.random.default_rng(20240613)
 lines = []
 F32 = np.float32
 LUT = np.array([0.0, 0.5, 1.0, 1.5, 2.0, 3.0, 4.0, 6.0,
                 -0.0, -0.5, -1.0, -1.5, -2.0, -3.0, -4.0, -6.0], F32)
-
-
-def to_bf16_bits(x):
-    u = np.asarray(x, F32).view(np.uint32).astype(np.uint64)
-    r = (u + np.uint64(0x7FFF) + ((u >> np.uint64(16)) & np.uint64(1))) >> np.uint64(16)
-    return r.astype(np.uint16)
-
-
-def bf16_to_f32(bits):
-    return (np.ascontiguousarray(bits).astype(np.uint32) << np.uint32(16)).view(F32)
 
 
 def rt(v, t):
@@ -390,5 +382,4 @@ gather_case(4, 2, 24, 64, 8, 64, "float16", 9, False)
 gather_case(3, 1, 16, 64, 4, 64, "bfloat16", 40, False)   # > 8 rows per expert: panel
 gather_case(3, 2, 32, 64, 3, 32, "float32", 5, True, transpose=False)
 
-with open(os.path.join(OUT, "cases.txt"), "w") as f:
-    f.write("\n".join(lines) + "\n")
+write_cases(OUT, lines)

@@ -28,33 +28,30 @@ results may round to the neighbouring value when the float32 value sits near
 a rounding boundary, so they get one ulp of the type (2^-10, 2^-7) relative.
 """
 import functools
-import os
-import sys
 
 import numpy as np
 
-OUT = sys.argv[1]
-os.makedirs(OUT, exist_ok=True)
+from fixtures import bf16_bits_quiet_nan as to_bf16_bits
+from fixtures import bf16_to_f32_c as bf16_to_f32
+from fixtures import out_dir, save_npy_as_is, write_cases
+
+OUT = out_dir()
 lines = []
 U32 = np.uint32
 F32 = np.float32
 
 
-def save(name, arr):
-    np.save(os.path.join(OUT, name), arr, allow_pickle=False)
-
-
 def case(cid, op, inputs, out, params, rtol=0.0, atol=0.0, out_bf16=False, in_bf16=(), views=None):
     keys = []
     for k, a in enumerate(inputs):
-        save(f"{cid}.in{k}.npy", a)
+        save_npy_as_is(OUT, f"{cid}.in{k}.npy", a)
         if k in in_bf16:
             keys.append(f"dtype{k}=bfloat16")
     if views:
         keys += [f"view{k}={v}" for k, v in views.items()]
     if out_bf16:
         keys.append("out_dtype=bfloat16")
-    save(f"{cid}.out.npy", out)
+    save_npy_as_is(OUT, f"{cid}.out.npy", out)
     keys += [f"{k}={v}" for k, v in params.items()]
     lines.append(f"{cid} {op} {len(inputs)} {rtol!r} {atol!r} " + " ".join(keys))
 
@@ -117,19 +114,6 @@ def bits(key, shape, width=4):
 
 def split(key, num):
     return bits(key, (num, 2))
-
-
-# ------------------------------------------------------------------ float helpers
-def to_bf16_bits(x):
-    f = np.array(x, F32)
-    u = f.view(U32).astype(np.uint64)
-    r = (u + np.uint64(0x7FFF) + ((u >> np.uint64(16)) & np.uint64(1))) >> np.uint64(16)
-    return np.where(np.isnan(f), (u >> np.uint64(16)) | np.uint64(0x40), r).astype(np.uint16)
-
-
-def bf16_to_f32(b):
-    b = np.asarray(b, U32) << U32(16)
-    return b.reshape(-1).view(F32).reshape(b.shape)
 
 
 def rnd(x, d):
@@ -479,6 +463,5 @@ ai = np.arange(24, dtype=np.int64).reshape(4, 6)
 case("permutation_array_i64", "permutation_array", [ai], np.take(ai, permutation(key_of(5), 6), axis=1),
      {"seed": 5, "axis": 1})
 
-with open(os.path.join(OUT, "cases.txt"), "w") as f:
-    f.write("\n".join(lines) + "\n")
+write_cases(OUT, lines)
 print(f"gen_random: {len(lines)} cases")

@@ -29,59 +29,23 @@ Tolerances (|got - want| <= atol + rtol*|want|), stated per result dtype:
 - softmax: exp within 2 ulp, one division: rtol 2e-6 and atol 1e-7 for f32
   (values below 1e-7 carry no weight); one ulp of f16/bf16 results.
 """
-import os
-import sys
 import warnings
 
 import numpy as np
 
+from fixtures import ULP, apply_view, bf16_to_f32, out_dir, save_npy, write_cases
+from fixtures import MLX_DTYPES as DTYPES
+from fixtures import bf16_bits_canonical_nan as to_bf16_bits
+
 warnings.simplefilter("ignore")
-OUT = sys.argv[1]
-os.makedirs(OUT, exist_ok=True)
+OUT = out_dir()
 rng = np.random.default_rng(20240715)
 lines = []
 counter = [0]
 
-DTYPES = ["bool", "uint8", "uint16", "uint32", "uint64", "int8", "int16", "int32",
-          "int64", "float16", "float32", "float64", "bfloat16", "complex64"]
 FLOATS = ("float16", "float32", "float64", "bfloat16", "complex64")
-ULP = {"float16": 2.0 ** -10, "bfloat16": 2.0 ** -7, "float32": 2.0 ** -23,
-       "float64": 2.0 ** -52, "complex64": 2.0 ** -23}
 SMALLEST = {"float16": 6e-8, "bfloat16": 1e-38, "float32": 1e-38, "float64": 1e-300,
             "complex64": 1e-38}
-
-
-def to_bf16_bits(x):
-    f = np.array(x, np.float32)
-    shape = f.shape
-    f = f.reshape(-1)
-    u = f.view(np.uint32).astype(np.uint64)
-    r = (u + np.uint64(0x7FFF) + ((u >> np.uint64(16)) & np.uint64(1))) >> np.uint64(16)
-    out = r.astype(np.uint16)
-    out[np.isnan(f)] = 0x7FC0
-    return out.reshape(shape)
-
-
-def bf16_to_f32(bits):
-    b = np.asarray(bits).astype(np.uint32) << np.uint32(16)
-    return b.view(np.float32)
-
-
-def save(name, arr):
-    # np.ascontiguousarray would turn 0-d arrays into 1-d ones
-    np.save(os.path.join(OUT, name), np.array(arr, order="C", copy=True), allow_pickle=False)
-
-
-def apply_view(a, v):
-    if v is None or a.ndim == 0:
-        return a
-    if v == "T":
-        return a.T
-    if v == "step2":
-        return a[..., ::2]
-    if v == "rev":
-        return a[..., ::-1]
-    raise ValueError(v)
 
 
 def values(dtype, shape, kind="normal"):
@@ -184,12 +148,12 @@ def emit(op, ins, in_dts, out, out_dt, rtol, atol, views=None, **params):
     counter[0] += 1
     keys = []
     for k, (a, dt) in enumerate(zip(ins, in_dts)):
-        save("%s.in%d.npy" % (cid, k), a)
+        save_npy(OUT, "%s.in%d.npy" % (cid, k), a)
         if dt == "bfloat16":
             keys.append("dtype%d=bfloat16" % k)
         if views and views[k]:
             keys.append("view%d=%s" % (k, views[k]))
-    save("%s.out.npy" % cid, out)
+    save_npy(OUT, "%s.out.npy" % cid, out)
     if out_dt == "bfloat16":
         keys.append("out_dtype=bfloat16")
     for k, v in params.items():
@@ -485,6 +449,5 @@ base = (rng.standard_normal((8, 4096)) * 3).astype(np.float32)
 y, out_dt, rtol, atol = ref_softmax(base, "float32", (-1,))
 emit("softmax", [base], ["float32"], y, out_dt, rtol, atol, axes="-1")
 
-with open(os.path.join(OUT, "cases.txt"), "w") as f:
-    f.write("\n".join(lines) + "\n")
+write_cases(OUT, lines)
 print("gen_reduce: %d cases" % len(lines))

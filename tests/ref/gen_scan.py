@@ -29,57 +29,21 @@ How the expected values are computed, and the tolerances:
   2e-6 * sqrt(n) and atol 1e-6 for f32, one half-precision ulp on top for
   f16 / bf16, 1e-13 for f64. complex64 follows MLX's formula in complex128.
 """
-import os
-import sys
 import warnings
 
 import numpy as np
 
+from fixtures import ULP, apply_view, bf16_to_f32, out_dir, save_npy, write_cases
+from fixtures import MLX_DTYPES as DTYPES
+from fixtures import bf16_bits_canonical_nan as to_bf16_bits
+
 warnings.simplefilter("ignore")
-OUT = sys.argv[1]
-os.makedirs(OUT, exist_ok=True)
+OUT = out_dir()
 rng = np.random.default_rng(20240716)
 lines = []
 counter = [0]
 
-DTYPES = ["bool", "uint8", "uint16", "uint32", "uint64", "int8", "int16", "int32",
-          "int64", "float16", "float32", "float64", "bfloat16", "complex64"]
 FLOATS = ("float16", "float32", "float64", "bfloat16", "complex64")
-ULP = {"float16": 2.0 ** -10, "bfloat16": 2.0 ** -7, "float32": 2.0 ** -23,
-       "float64": 2.0 ** -52, "complex64": 2.0 ** -23}
-
-
-def to_bf16_bits(x):
-    f = np.array(x, np.float32)
-    shape = f.shape
-    f = f.reshape(-1)
-    u = f.view(np.uint32).astype(np.uint64)
-    r = (u + np.uint64(0x7FFF) + ((u >> np.uint64(16)) & np.uint64(1))) >> np.uint64(16)
-    out = r.astype(np.uint16)
-    out[np.isnan(f)] = 0x7FC0
-    return out.reshape(shape)
-
-
-def bf16_to_f32(bits):
-    b = np.asarray(bits).astype(np.uint32) << np.uint32(16)
-    return b.view(np.float32)
-
-
-def save(name, arr):
-    # np.ascontiguousarray would turn 0-d arrays into 1-d ones
-    np.save(os.path.join(OUT, name), np.array(arr, order="C", copy=True), allow_pickle=False)
-
-
-def apply_view(a, v):
-    if v is None or a.ndim == 0:
-        return a
-    if v == "T":
-        return a.T
-    if v == "step2":
-        return a[..., ::2]
-    if v == "rev":
-        return a[..., ::-1]
-    raise ValueError(v)
 
 
 def values(dtype, shape, kind="normal"):
@@ -233,8 +197,8 @@ def ref_scan(op, x, dt, axis, reverse, inclusive):
 def emit(op, base, dt, view, exp_, out_dt, rtol, atol, **params):
     cid = "s%04d" % counter[0]
     counter[0] += 1
-    save(cid + ".in0.npy", base)
-    save(cid + ".out.npy", exp_)
+    save_npy(OUT, cid + ".in0.npy", base)
+    save_npy(OUT, cid + ".out.npy", exp_)
     keys = []
     if dt == "bfloat16":
         keys.append("dtype0=bfloat16")
@@ -303,6 +267,5 @@ for rev, inc in COMBOS:
     emit("logcumsumexp", x, "float32", None, exp_, out_dt, rtol, atol, axis=1, reverse=int(rev),
          inclusive=int(inc))
 
-with open(os.path.join(OUT, "cases.txt"), "w") as f:
-    f.write("\n".join(lines) + "\n")
+write_cases(OUT, lines)
 print("gen_scan: %d cases" % len(lines))

@@ -16,54 +16,23 @@ Where MLX differs from NumPy the expected value is built as MLX does:
   rtol 1e-6 (one rounding of the output, 2^-24 ~ 6e-8, with margin), f16
   rtol 1e-3 (one f16 ulp 2^-10) and bf16 rtol 8e-3 (one bf16 ulp 2^-7).
 """
-import os
-import sys
 
 import numpy as np
 
-OUT = sys.argv[1]
-os.makedirs(OUT, exist_ok=True)
+from fixtures import out_dir, save_npy, stored_shape, write_cases
+from fixtures import MLX_PROMOTE as PROMOTE
+from fixtures import NP_DTYPES as NP
+from fixtures import apply_view as view
+from fixtures import bf16_bits as to_bf16_bits
+from fixtures import bf16_to_f32_contig as bf16_to_f32
+
+OUT = out_dir()
 rng = np.random.default_rng(20240611)
 np.seterr(over="ignore", invalid="ignore")  # int -> float16 casts overflow to inf on purpose
 lines = []
 
-ALL = ["bool", "uint8", "uint16", "uint32", "uint64", "int8", "int16", "int32",
-       "int64", "float16", "float32", "float64", "bfloat16", "complex64"]
-NP = {d: np.dtype(d) for d in ALL if d != "bfloat16"}
 # The dtypes the brief asks for on concatenate / pad.
 KEY = ["bool", "int8", "uint64", "float16", "bfloat16", "float32", "complex64"]
-
-# MLX's promotion table (mlx/dtype.cpp), rows/cols in ALL order.
-_T = """bool uint8 uint16 uint32 uint64 int8 int16 int32 int64 float16 float32 float64 bfloat16 complex64
-uint8 uint8 uint16 uint32 uint64 int16 int16 int32 int64 float16 float32 float64 bfloat16 complex64
-uint16 uint16 uint16 uint32 uint64 int32 int32 int32 int64 float16 float32 float64 bfloat16 complex64
-uint32 uint32 uint32 uint32 uint64 int64 int64 int64 int64 float16 float32 float64 bfloat16 complex64
-uint64 uint64 uint64 uint64 uint64 float32 float32 float32 float32 float16 float32 float64 bfloat16 complex64
-int8 int16 int32 int64 float32 int8 int16 int32 int64 float16 float32 float64 bfloat16 complex64
-int16 int16 int32 int64 float32 int16 int16 int32 int64 float16 float32 float64 bfloat16 complex64
-int32 int32 int32 int64 float32 int32 int32 int32 int64 float16 float32 float64 bfloat16 complex64
-int64 int64 int64 int64 float32 int64 int64 int64 int64 float16 float32 float64 bfloat16 complex64
-float16 float16 float16 float16 float16 float16 float16 float16 float16 float16 float32 float64 float32 complex64
-float32 float32 float32 float32 float32 float32 float32 float32 float32 float32 float32 float64 float32 complex64
-float64 float64 float64 float64 float64 float64 float64 float64 float64 float64 float64 float64 float64 complex64
-bfloat16 bfloat16 bfloat16 bfloat16 bfloat16 bfloat16 bfloat16 bfloat16 bfloat16 float32 float32 float64 bfloat16 complex64
-complex64 complex64 complex64 complex64 complex64 complex64 complex64 complex64 complex64 complex64 complex64 complex64 complex64 complex64"""
-PROMOTE = {}
-for i, row in enumerate(_T.split("\n")):
-    for j, r in enumerate(row.split()):
-        PROMOTE[(ALL[i], ALL[j])] = r
-
-
-def to_bf16_bits(x):
-    """float32 -> bfloat16 bits, round to nearest even."""
-    u = np.asarray(x, np.float32).view(np.uint32).astype(np.uint64)
-    r = (u + np.uint64(0x7FFF) + ((u >> np.uint64(16)) & np.uint64(1))) >> np.uint64(16)
-    return r.astype(np.uint16)
-
-
-def bf16_to_f32(bits):
-    b = np.ascontiguousarray(bits).astype(np.uint32) << np.uint32(16)
-    return b.view(np.float32)
 
 
 def rand(shape, d):
@@ -100,32 +69,6 @@ def cast(x, src, dst):
     return np.asarray(x).astype(NP[dst])
 
 
-def view(x, v):
-    if v is None or x.ndim == 0:
-        return x
-    if v == "T":
-        return x.T
-    if v == "step2":
-        return x[..., ::2]
-    if v == "rev":
-        return x[..., ::-1]
-    raise ValueError(v)
-
-
-def stored_shape(shape, v):
-    """The stored shape whose view v has the given shape."""
-    shape = tuple(shape)
-    if v == "T":
-        return shape[::-1]
-    if v == "step2" and shape:
-        return shape[:-1] + (2 * shape[-1],)
-    return shape
-
-
-def save(name, arr):
-    np.save(os.path.join(OUT, name), np.array(arr, order="C", copy=True), allow_pickle=False)
-
-
 NEXT = [0]
 
 
@@ -135,7 +78,7 @@ def case(op, inputs, dtypes, out, out_dtype, params, views=None, rtol=0, atol=0)
     NEXT[0] += 1
     keys = []
     for k, (a, d) in enumerate(zip(inputs, dtypes)):
-        save(f"{cid}.in{k}.npy", a)
+        save_npy(OUT, f"{cid}.in{k}.npy", a)
         if d == "bfloat16":
             keys.append(f"dtype{k}=bfloat16")
     for k, v in (views or {}).items():
@@ -148,7 +91,7 @@ def case(op, inputs, dtypes, out, out_dtype, params, views=None, rtol=0, atol=0)
         assert want.dtype == NP[out_dtype], (op, want.dtype, out_dtype)
     else:
         assert want.dtype == np.uint16
-    save(f"{cid}.out.npy", want)
+    save_npy(OUT, f"{cid}.out.npy", want)
     for k, v in params.items():
         keys.append(f"{k}={v}")
     lines.append(f"{cid} {op} {len(inputs)} {rtol:g} {atol:g} " + " ".join(keys))
@@ -419,6 +362,5 @@ for shape, xd, dt, off, a1, a2, v in [((4, 4), "float32", "float32", 0, 0, 1, No
     case("trace", [x], [xd], want, st, {"offset": off, "a1": a1, "a2": a2, "dtype": dt}, {0: v},
          rtol=tol, atol=tol)
 
-with open(os.path.join(OUT, "cases.txt"), "w") as f:
-    f.write("\n".join(lines) + "\n")
+write_cases(OUT, lines)
 print(f"gen_shape: {len(lines)} cases in {OUT}")

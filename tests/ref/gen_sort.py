@@ -21,44 +21,20 @@ computed): rtol = atol = 0. bfloat16 is stored as uint16 bits and ordered
 through its float32 value.
 """
 import os
-import sys
 
 import numpy as np
 
-OUT = sys.argv[1]
-os.makedirs(OUT, exist_ok=True)
+from fixtures import apply_view, bf16_to_f32, out_dir, write_cases
+from fixtures import MLX_DTYPES as DTYPES
+from fixtures import bf16_bits as to_bf16_bits
+
+OUT = out_dir()
 rng = np.random.default_rng(20240601)
 lines = []
-
-DTYPES = ["bool", "uint8", "uint16", "uint32", "uint64", "int8", "int16", "int32",
-          "int64", "float16", "float32", "float64", "bfloat16", "complex64"]
-
-
-def to_bf16_bits(x):
-    u = np.asarray(x, np.float32).view(np.uint32).astype(np.uint64)
-    r = (u + np.uint64(0x7FFF) + ((u >> np.uint64(16)) & np.uint64(1))) >> np.uint64(16)
-    return r.astype(np.uint16)
-
-
-def bf16_to_f32(bits):
-    b = np.asarray(bits).astype(np.uint32) << np.uint32(16)
-    return b.view(np.float32)
 
 
 def save(name, arr):
     np.save(os.path.join(OUT, name), np.ascontiguousarray(arr), allow_pickle=False)
-
-
-def apply_view(a, v):
-    if v is None or a.ndim == 0:
-        return a
-    if v == "T":
-        return a.T
-    if v == "step2":
-        return a[..., ::2]
-    if v == "rev":
-        return a[..., ::-1]
-    raise ValueError(v)
 
 
 def values(dtype, shape, special=False):
@@ -372,6 +348,5 @@ x = values("float32", (4, 6))
 case("topk", x, x, "float32", {"axis": "1", "k": 6})
 case("topk", x, x.reshape(-1), "float32", {"axis": "none", "k": 24})
 
-with open(os.path.join(OUT, "cases.txt"), "w") as fh:
-    fh.write("\n".join(lines) + "\n")
+write_cases(OUT, lines)
 print(f"gen_sort: {len(lines)} cases in {OUT}")

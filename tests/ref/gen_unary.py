@@ -32,32 +32,31 @@ Newton iteration).
 """
 import math
 import os
-import sys
 
 import numpy as np
 
-OUT = sys.argv[1]
-os.makedirs(OUT, exist_ok=True)
+from fixtures import INT_DTYPES as INTS
+from fixtures import NP_DTYPES, apply_view, bf16_bits_quiet_nan, out_dir, write_cases
+
+OUT = out_dir()
 rng = np.random.default_rng(20240613)
 lines = []
 counter = [0]
 
-INTS = ["uint8", "uint16", "uint32", "uint64", "int8", "int16", "int32", "int64"]
 FLOATS = ["float16", "float32", "float64", "bfloat16"]
-NP = {d: np.dtype(d) for d in INTS + ["bool", "float16", "float32", "float64", "complex64"]}
+NP = dict(NP_DTYPES)
 NP["bfloat16"] = np.dtype(np.float32)
 NUMERIC = ["bool"] + INTS + FLOATS + ["complex64"]
 
 
 def to_bf16_bits(x):
-    u = np.array(x, np.float32, order="C").view(np.uint32).astype(np.uint64)
-    nan = (u & np.uint64(0x7FFFFFFF)) > np.uint64(0x7F800000)
-    r = (u + np.uint64(0x7FFF) + ((u >> np.uint64(16)) & np.uint64(1))) >> np.uint64(16)
-    r = np.where(nan, (u >> np.uint64(16)) | np.uint64(0x40), r)
-    return r.astype(np.uint16).reshape(np.shape(x))
+    """bf16 bits of x, NaN kept quiet, C-contiguous."""
+    return bf16_bits_quiet_nan(x, order="C")
 
 
 def bf16_round(x):
+    # Not fixtures.bf16_round: for a 0-d input this returns a NumPy scalar
+    # (the shift of a 0-d array is a scalar), fixtures' a 0-d array.
     b = to_bf16_bits(x)
     return (np.array(b, order="C").astype(np.uint32) << np.uint32(16)).view(np.float32).reshape(
         np.shape(x))
@@ -74,10 +73,6 @@ def rnd(x, d):
 
 def stored(x, d):
     return to_bf16_bits(x) if d == "bfloat16" else np.array(x, order="C")
-
-
-VIEWS = {None: lambda a: a, "T": lambda a: a.T, "step2": lambda a: a[..., ::2],
-         "rev": lambda a: a[..., ::-1]}
 
 
 def emit(op, base, d, view, out, out_d, rtol_, atol_, **params):
@@ -217,13 +212,13 @@ def math_cases(op):
             od = at_least_float(d)
             if op not in ("degrees", "radians"):
                 with np.errstate(all="ignore"):
-                    ref = F64[op](as64(VIEWS[view](x), d))
+                    ref = F64[op](as64(apply_view(x, view), d))
             else:
                 # MLX multiplies by the constant rounded to the dtype, in the dtype.
                 c = {"degrees": 180.0 / math.pi, "radians": math.pi / 180.0}[op]
                 cx = rnd(np.array(c), od)
                 with np.errstate(all="ignore"):
-                    prod = as64(VIEWS[view](x), d).astype(NP[od] if od != "bfloat16" else np.float32)
+                    prod = as64(apply_view(x, view), d).astype(NP[od] if od != "bfloat16" else np.float32)
                     ref = prod.astype(np.complex128 if d == "complex64" else np.float64) * np.float64(np.real(cx))
             rtol, atol = TOL[od]
             emit(op, x, d, view, rnd(ref, od), od, rtol, atol)
@@ -236,7 +231,7 @@ for op in F64:
 def exact_case(op, d, s, fn, out_rule=lambda d: d, **params):
     shape, view = SHAPES[s]
     x = with_specials(rand(shape, d, op), d)
-    v = VIEWS[view](x)
+    v = apply_view(x, view)
     od = out_rule(d)
     with np.errstate(all="ignore"):
         res = fn(v, d)
@@ -335,7 +330,7 @@ for i, (d, dec) in enumerate([("float32", 2), ("float32", -1), ("float64", 3), (
     if d == "bfloat16":
         x = bf16_round(x)
     x = x.astype(NP[d]) if d in NP and d != "bfloat16" else x
-    v = VIEWS[view](x)
+    v = apply_view(x, view)
     ref = np_round(v, d, dec)
     rtol = {"float32": 1e-6, "float64": 1e-15, "float16": 1e-3, "bfloat16": 8e-3}.get(d, 0)
     emit("round", x, d, view, rnd(ref, d) if d in FLOATS else ref, d, rtol, 0, decimals=dec)
@@ -373,6 +368,5 @@ for op, d in [("exp", "float32"), ("tanh", "float32"), ("sigmoid", "float32"),
             ref = F64[op](x.astype(np.float64))
         emit(op, x, d, None, rnd(ref, d), d, *TOL[d])
 
-with open(os.path.join(OUT, "cases.txt"), "w") as f:
-    f.write("\n".join(lines) + "\n")
+write_cases(OUT, lines)
 print("gen_unary: %d cases" % len(lines))
