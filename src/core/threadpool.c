@@ -23,7 +23,11 @@ typedef struct pool {
   void *ctx;
   int64_t n, chunk;
   atomic_long next_chunk, nchunks;
-  atomic_int pending; /* workers still running the job */
+  /* Workers inside the current job. The caller waits only for these, never
+   * for a worker that has not woken yet: on an oversubscribed machine a
+   * sleeping worker may take milliseconds to get a core. */
+  atomic_int active;
+  atomic_int open; /* 1 while the current job accepts workers */
   atomic_ulong generation;
 } pool;
 
@@ -60,8 +64,11 @@ static void *worker(void *arg) {
       pthread_mutex_unlock(&P.lock);
     }
     seen = g;
-    run_chunks();
-    atomic_fetch_sub(&P.pending, 1);
+    /* Join only a job that is still open: once the caller has closed it
+     * (all chunks taken) it may already be setting up the next one. */
+    atomic_fetch_add(&P.active, 1);
+    if (atomic_load(&P.open) && atomic_load(&P.generation) == g) run_chunks();
+    atomic_fetch_sub(&P.active, 1);
   }
   return NULL;
 }
@@ -113,7 +120,7 @@ void parallel_for(int64_t n, int64_t grain, range_fn fn, void *ctx) {
   P.chunk = chunk;
   atomic_store(&P.nchunks, (long)((n + chunk - 1) / chunk));
   atomic_store(&P.next_chunk, 0);
-  atomic_store(&P.pending, nt - 1);
+  atomic_store(&P.open, 1);
   pthread_mutex_lock(&P.lock);
   atomic_fetch_add(&P.generation, 1);
   pthread_cond_broadcast(&P.wake);
@@ -121,7 +128,11 @@ void parallel_for(int64_t n, int64_t grain, range_fn fn, void *ctx) {
   in_task = true;
   run_chunks();
   in_task = false;
-  while (atomic_load(&P.pending) > 0) {
+  /* Every chunk is taken; close the job and wait for the workers that are
+   * still running one (seq_cst: a worker that joins after this load sees
+   * open == 0 and leaves without touching the job). */
+  atomic_store(&P.open, 0);
+  while (atomic_load(&P.active) > 0) {
 #if defined(__x86_64__)
     __builtin_ia32_pause();
 #endif
