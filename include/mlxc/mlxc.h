@@ -16,5 +16,7 @@
 #include "safetensors.h"
 #include "chat_template.h"
 #include "quantized.h"
+#include "lm.h"
+#include "tokenizer.h"
 
 #endif

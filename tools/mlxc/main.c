@@ -10,6 +10,8 @@ static int usage(FILE *f) {
           "commands:\n"
           "  version        print the library version\n"
           "  demo           compute with arrays and print the results\n"
+          "  generate -m MODEL [-p PROMPT] [-n N] ...   generate text (see generate --help)\n"
+          "  tokenize PATH [--no-special] [--decode] [TEXT | --file F]   text <-> token ids\n"
           "  chat-template PATH --messages F.json [--tools F.json] [--add-generation-prompt]\n"
           "                 [--set key=value ...]   render a model's chat template\n"
           "  inspect PATH   metadata and tensor table of a .safetensors / .gguf / .npy / .npz file\n");
@@ -19,6 +21,8 @@ static int usage(FILE *f) {
 int demo_main(int argc, char **argv);
 int cmd_inspect(int argc, char **argv);
 int cmd_chat_template(int argc, char **argv);
+int cmd_generate(int argc, char **argv);
+int cmd_tokenize(int argc, char **argv);
 
 int main(int argc, char **argv) {
   if (argc < 2) return usage(stderr);
@@ -27,6 +31,8 @@ int main(int argc, char **argv) {
     return 0;
   }
   if (strcmp(argv[1], "demo") == 0) return demo_main(argc - 1, argv + 1);
+  if (strcmp(argv[1], "tokenize") == 0) return cmd_tokenize(argc - 1, argv + 1);
+  if (strcmp(argv[1], "generate") == 0) return cmd_generate(argc - 1, argv + 1);
   if (strcmp(argv[1], "chat-template") == 0) return cmd_chat_template(argc - 1, argv + 1);
   if (strcmp(argv[1], "inspect") == 0) return cmd_inspect(argc - 1, argv + 1);
   if (strcmp(argv[1], "-h") == 0 || strcmp(argv[1], "--help") == 0) return usage(stdout);
