@@ -7,6 +7,7 @@
  * centred two-pass variance; the normalized row is rounded to the output
  * dtype FIRST, then multiplied by the weight and added to the bias in the
  * output dtype (each op rounding), exactly the order of MLX's fallback. */
+#ifndef FAST_LANES /* the file itself; the #else part is one vector pass */
 #include <math.h>
 #include <stdlib.h>
 
@@ -48,6 +49,85 @@ static int64_t row_offset(const norm_ctx *c, int64_t r) {
   }
   return off;
 }
+
+/* Per-pass names of the vector functions (fast.h: FV). */
+#define sum_run FV(sum_run_)
+#define sumsq_run FV(sumsq_run_)
+#define shift_scale_run FV(shift_scale_run_)
+#define mul_run FV(mul_run_)
+#define add_run FV(add_run_)
+
+/* The row kernel, compiled once per lane count (fast.h). */
+#define FAST_LANES 16
+#include "fast_norm.c"
+#undef FAST_LANES
+#define FAST_LANES 8
+#include "fast_norm.c"
+#undef FAST_LANES
+#define FAST_LANES 4
+#include "fast_norm.c"
+#undef FAST_LANES
+
+FAST_ISA_VARIANTS(norm_rows)
+
+mx_status cpu_fast_norm(mx_array out, mx_array const *in, int nin, const void *params) {
+  const fast_norm_params *p = params;
+  mx_array x = in[0];
+  if (nin != 1 + p->has_weight + p->has_bias)
+    return set_error(MX_ERR_INTERNAL, "fast_norm: %d inputs for the recorded flags", nin);
+  mx_status st = array_alloc(out);
+  if (st < 0) return st;
+  if (out->size == 0) return MX_OK;
+  norm_ctx c;
+  memset(&c, 0, sizeof c);
+  c.p = p;
+  c.x = array_ptr(x);
+  c.xt = x->dtype;
+  c.ot = out->dtype;
+  c.xsize = mx_dtype_size(c.xt);
+  c.osize = mx_dtype_size(c.ot);
+  c.D = x->shape[x->ndim - 1];
+  c.outer_nd = x->ndim - 1;
+  c.shape = x->shape;
+  c.strides = x->strides;
+  c.xstride = x->strides[x->ndim - 1];
+  c.out = array_ptr(out);
+  /* weight and bias, converted once to the type the row loop reads. */
+  bool f64 = c.ot == MX_FLOAT64;
+  size_t esz = f64 ? sizeof(double) : sizeof(float);
+  size_t vec_bytes = (size_t)c.D * esz;
+  void *wb = mx_alloc(2 * vec_bytes);
+  if (!wb) return MX_ERR_OOM;
+  mx_dtype vt = f64 ? MX_FLOAT64 : MX_FLOAT32;
+  char *wptr = wb, *bptr = (char *)wb + vec_bytes;
+  int k = 1;
+  if (p->has_weight) {
+    mx_array w = in[k++];
+    convert_run(array_ptr(w), w->strides[0], w->dtype, wptr, vt, c.D);
+  }
+  if (p->has_bias) {
+    mx_array b = in[k++];
+    convert_run(array_ptr(b), b->strides[0], b->dtype, bptr, vt, c.D);
+  }
+  if (f64) {
+    c.wd = (const double *)wptr;
+    c.bd = (const double *)bptr;
+  } else {
+    c.wf = (const float *)wptr;
+    c.bf = (const float *)bptr;
+  }
+  int64_t rows = out->size / c.D;
+  int64_t grain = c.D >= 32768 ? 1 : 32768 / c.D;
+  parallel_for(rows, grain, norm_rows_pick(), &c);
+  mx_free(wb, 2 * vec_bytes);
+  if (atomic_load(&c.failed))
+    return set_error(MX_ERR_OOM, "%s: no memory for a row of %lld", p->layer ? "layer_norm" : "rms_norm",
+                     (long long)c.D);
+  return MX_OK;
+}
+
+#else /* FAST_LANES */
+#include "fast.h"
 
 FAST_AI float sum_run(const float *x, int64_t n) {
   vf acc0 = vset(0), acc1 = vset(0);
@@ -110,7 +190,7 @@ FAST_AI void add_run(float *y, const float *a, const float *b, int64_t n) {
   for (; i < n; i++) y[i] = a[i] + b[i];
 }
 
-FAST_AI void norm_rows_body(void *vctx, int64_t begin, int64_t end) {
+FAST_AI void FV(norm_rows_body)(void *vctx, int64_t begin, int64_t end) {
   norm_ctx *c = vctx;
   const int64_t D = c->D;
   const fast_norm_params *p = c->p;
@@ -169,60 +249,4 @@ FAST_AI void norm_rows_body(void *vctx, int64_t begin, int64_t end) {
   if (xs != stack_buf) free(xs);
 }
 
-FAST_ISA_VARIANTS(norm_rows)
-
-mx_status cpu_fast_norm(mx_array out, mx_array const *in, int nin, const void *params) {
-  const fast_norm_params *p = params;
-  mx_array x = in[0];
-  if (nin != 1 + p->has_weight + p->has_bias)
-    return set_error(MX_ERR_INTERNAL, "fast_norm: %d inputs for the recorded flags", nin);
-  mx_status st = array_alloc(out);
-  if (st < 0) return st;
-  if (out->size == 0) return MX_OK;
-  norm_ctx c;
-  memset(&c, 0, sizeof c);
-  c.p = p;
-  c.x = array_ptr(x);
-  c.xt = x->dtype;
-  c.ot = out->dtype;
-  c.xsize = mx_dtype_size(c.xt);
-  c.osize = mx_dtype_size(c.ot);
-  c.D = x->shape[x->ndim - 1];
-  c.outer_nd = x->ndim - 1;
-  c.shape = x->shape;
-  c.strides = x->strides;
-  c.xstride = x->strides[x->ndim - 1];
-  c.out = array_ptr(out);
-  /* weight and bias, converted once to the type the row loop reads. */
-  bool f64 = c.ot == MX_FLOAT64;
-  size_t esz = f64 ? sizeof(double) : sizeof(float);
-  size_t vec_bytes = (size_t)c.D * esz;
-  void *wb = mx_alloc(2 * vec_bytes);
-  if (!wb) return MX_ERR_OOM;
-  mx_dtype vt = f64 ? MX_FLOAT64 : MX_FLOAT32;
-  char *wptr = wb, *bptr = (char *)wb + vec_bytes;
-  int k = 1;
-  if (p->has_weight) {
-    mx_array w = in[k++];
-    convert_run(array_ptr(w), w->strides[0], w->dtype, wptr, vt, c.D);
-  }
-  if (p->has_bias) {
-    mx_array b = in[k++];
-    convert_run(array_ptr(b), b->strides[0], b->dtype, bptr, vt, c.D);
-  }
-  if (f64) {
-    c.wd = (const double *)wptr;
-    c.bd = (const double *)bptr;
-  } else {
-    c.wf = (const float *)wptr;
-    c.bf = (const float *)bptr;
-  }
-  int64_t rows = out->size / c.D;
-  int64_t grain = c.D >= 32768 ? 1 : 32768 / c.D;
-  parallel_for(rows, grain, norm_rows_pick(), &c);
-  mx_free(wb, 2 * vec_bytes);
-  if (atomic_load(&c.failed))
-    return set_error(MX_ERR_OOM, "%s: no memory for a row of %lld", p->layer ? "layer_norm" : "rms_norm",
-                     (long long)c.D);
-  return MX_OK;
-}
+#endif /* FAST_LANES */

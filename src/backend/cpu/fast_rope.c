@@ -11,7 +11,10 @@
  * x1*c - x2*s and x1*s + x2*c with every product and sum rounded to x's
  * dtype (for halves: two halves multiply exactly in f32, so rounding the f32
  * result once per op equals MLX's half arithmetic). cos/sin are evaluated
- * in double and rounded once, i.e. correctly rounded in practice. */
+ * in double and rounded once, i.e. correctly rounded in practice.
+ * The rounding to halves happens in registers (fast.h: vround_half), with
+ * the bits of the scalar conversions. */
+#ifndef FAST_LANES /* the file itself; the #else part is one vector pass */
 #include <math.h>
 #include <stdlib.h>
 
@@ -49,103 +52,24 @@ static float rope_position(const rope_ctx *c, int64_t b, int64_t t) {
   return pos * c->p->scale;
 }
 
-/* Rounds a f32 run to the half dtype t and back (in place). */
-static void round_to(float *v, uint16_t *tmp, mx_dtype t, int64_t n) {
-  convert_run(v, 1, MX_FLOAT32, tmp, t, n);
-  convert_run(tmp, 1, t, v, MX_FLOAT32, n);
+/* f32 -> half dtype t -> f32, one value (the cos/sin tables, tails). */
+static float round1(float v, mx_dtype t) {
+  return t == MX_FLOAT16 ? f16_to_f32(f32_to_f16(v)) : bf16_to_f32(f32_to_bf16(v));
 }
 
-FAST_AI void rope_rows_body(void *vctx, int64_t begin, int64_t end) {
-  rope_ctx *c = vctx;
-  const int64_t D = c->D, half = c->half, dims = 2 * half;
-  const bool trad = c->p->traditional;
-  const bool is_half = c->xt == MX_FLOAT16 || c->xt == MX_BFLOAT16;
-  /* cos, sin (half each), the row in f32 (D), products (4 * half), the
-   * rotated row (D), half scratch (4 * half). */
-  size_t nfl = (size_t)(2 * half + D + 4 * half + D), bytes = nfl * sizeof(float) + (size_t)(4 * half) * 2;
-  float *buf = malloc(bytes);
-  if (!buf) {
-    atomic_store(&c->failed, 1);
-    return;
-  }
-  float *cs = buf, *sn = cs + half, *xs = sn + half, *pr = xs + D, *ys = pr + 4 * half;
-  uint16_t *h16 = (uint16_t *)(ys + D);
-  int64_t cur_b = -1, cur_t = -1;
-  const int64_t TN = c->T * c->N;
-  for (int64_t r = begin; r < end; r++) {
-    int64_t b = r / TN, rem = r % TN, t = rem / c->N, n = rem % c->N;
-    if (b != cur_b || t != cur_t) {
-      float pos = rope_position(c, b, t);
-      for (int64_t i = 0; i < half; i++) {
-        float th = pos * c->inv_freq[i];
-        cs[i] = (float)cos((double)th);
-        sn[i] = (float)sin((double)th);
-      }
-      if (is_half) {
-        round_to(cs, h16, c->xt, half);
-        round_to(sn, h16, c->xt, half);
-      }
-      cur_b = b;
-      cur_t = t;
-    }
-    /* input row: b, the flattened middle dims (n), t */
-    int64_t off = b * c->strides[0] + t * c->strides[c->nd - 2];
-    for (int64_t d = c->nd - 3, nrem = n; d >= 1; d--) {
-      off += (nrem % c->shape[d]) * c->strides[d];
-      nrem /= c->shape[d];
-    }
-    const char *xrow = c->x + (size_t)off * c->xsize;
-    char *orow = c->out + (size_t)(((b * c->N + n) * c->T + t) * D) * c->xsize;
-    int64_t xst = c->strides[c->nd - 1];
-    if (c->xt == MX_FLOAT64) {
-      const double *xd = (const double *)xrow;
-      double *o = (double *)orow;
-      for (int64_t i = 0; i < half; i++) {
-        int64_t i1 = trad ? 2 * i : i, i2 = trad ? 2 * i + 1 : i + half;
-        double a = xd[i1 * xst], bb = xd[i2 * xst], cc = cs[i], ss = sn[i];
-        o[i1] = a * cc - bb * ss;
-        o[i2] = a * ss + bb * cc;
-      }
-      for (int64_t i = dims; i < D; i++) o[i] = xd[i * xst];
-      continue;
-    }
-    convert_run(xrow, xst, c->xt, xs, MX_FLOAT32, D);
-    float *y = c->xt == MX_FLOAT32 ? (float *)orow : ys;
-    if (!is_half) {
-      if (trad) {
-        for (int64_t i = 0; i < half; i++) {
-          float a = xs[2 * i], bb = xs[2 * i + 1];
-          y[2 * i] = a * cs[i] - bb * sn[i];
-          y[2 * i + 1] = a * sn[i] + bb * cs[i];
-        }
-      } else {
-        for (int64_t i = 0; i < half; i++) {
-          float a = xs[i], bb = xs[i + half];
-          y[i] = a * cs[i] - bb * sn[i];
-          y[i + half] = a * sn[i] + bb * cs[i];
-        }
-      }
-    } else {
-      float *p1 = pr, *p2 = pr + half, *p3 = pr + 2 * half, *p4 = pr + 3 * half;
-      int64_t s1 = trad ? 2 : 1, o1 = 0, o2 = trad ? 1 : half;
-      for (int64_t i = 0; i < half; i++) {
-        float a = xs[s1 * i + o1], bb = xs[s1 * i + o2];
-        p1[i] = a * cs[i];
-        p2[i] = bb * sn[i];
-        p3[i] = a * sn[i];
-        p4[i] = bb * cs[i];
-      }
-      round_to(pr, h16, c->xt, 4 * half);
-      for (int64_t i = 0; i < half; i++) {
-        y[s1 * i + o1] = p1[i] - p2[i];
-        y[s1 * i + o2] = p3[i] + p4[i];
-      }
-    }
-    for (int64_t i = dims; i < D; i++) y[i] = xs[i];
-    if (y == ys) convert_run(ys, 1, MX_FLOAT32, orow, c->xt, D);
-  }
-  free(buf);
-}
+/* Per-pass name of the vector function (fast.h: FV). */
+#define rope_vec FV(rope_vec_)
+
+/* The row kernel, compiled once per lane count (fast.h). */
+#define FAST_LANES 16
+#include "fast_rope.c"
+#undef FAST_LANES
+#define FAST_LANES 8
+#include "fast_rope.c"
+#undef FAST_LANES
+#define FAST_LANES 4
+#include "fast_rope.c"
+#undef FAST_LANES
 
 FAST_ISA_VARIANTS(rope_rows)
 
@@ -205,3 +129,148 @@ mx_status cpu_fast_rope(mx_array out, mx_array const *in, int nin, const void *p
     return set_error(MX_ERR_OOM, "rope: no memory for row scratch (D = %lld)", (long long)c.D);
   return MX_OK;
 }
+
+#else /* FAST_LANES */
+#include "fast.h"
+
+/* Swaps the lanes of each (even, odd) pair. */
+#undef ROPE_SWAP
+#if FAST_LANES == 16
+#define ROPE_SWAP(x) FAST_SHUF(x, 1, 0, 3, 2, 5, 4, 7, 6, 9, 8, 11, 10, 13, 12, 15, 14)
+#elif FAST_LANES == 8
+#define ROPE_SWAP(x) FAST_SHUF(x, 1, 0, 3, 2, 5, 4, 7, 6)
+#else
+#define ROPE_SWAP(x) FAST_SHUF(x, 1, 0, 3, 2)
+#endif
+
+/* r(a*c) - r(b*s) and r(a*s) + r(b*c), r rounding to the half dtype when
+ * rh (f16 when f16) and the identity otherwise. */
+FAST_AI void rope_vec(const vf *a, const vf *b, const vf *c, const vf *s, vf *y1, vf *y2,
+                      bool rh, bool f16) {
+  vf p1 = *a * *c, p2 = *b * *s, p3 = *a * *s, p4 = *b * *c;
+  if (rh) {
+    p1 = vround_half(&p1, f16);
+    p2 = vround_half(&p2, f16);
+    p3 = vround_half(&p3, f16);
+    p4 = vround_half(&p4, f16);
+  }
+  *y1 = p1 - p2;
+  *y2 = p3 + p4;
+}
+
+FAST_AI void FV(rope_rows_body)(void *vctx, int64_t begin, int64_t end) {
+  rope_ctx *c = vctx;
+  const int64_t D = c->D, half = c->half, dims = 2 * half;
+  const bool trad = c->p->traditional;
+  const bool is_half = c->xt == MX_FLOAT16 || c->xt == MX_BFLOAT16, f16 = c->xt == MX_FLOAT16;
+  /* cos, sin (half each); for the traditional layout cos, +-sin per lane
+   * (dims each); the row in f32 (D); the rotated row (D). */
+  size_t nfl = (size_t)(2 * half + 2 * dims + 2 * D);
+  float *buf = malloc(nfl * sizeof(float));
+  if (!buf) {
+    atomic_store(&c->failed, 1);
+    return;
+  }
+  float *cs = buf, *sn = cs + half, *cs2 = sn + half, *sn2 = cs2 + dims, *xbuf = sn2 + dims,
+        *ys = xbuf + D;
+  int64_t cur_b = -1, cur_t = -1;
+  const int64_t TN = c->T * c->N;
+  for (int64_t r = begin; r < end; r++) {
+    int64_t b = r / TN, rem = r % TN, t = rem / c->N, n = rem % c->N;
+    if (b != cur_b || t != cur_t) {
+      float pos = rope_position(c, b, t);
+      for (int64_t i = 0; i < half; i++) {
+        float th = pos * c->inv_freq[i];
+        cs[i] = (float)cos((double)th);
+        sn[i] = (float)sin((double)th);
+        if (is_half) {
+          cs[i] = round1(cs[i], c->xt);
+          sn[i] = round1(sn[i], c->xt);
+        }
+        /* Even lane: a*c + b*(-s), exactly a*c - b*s; odd: b*c + a*s. */
+        cs2[2 * i] = cs2[2 * i + 1] = cs[i];
+        sn2[2 * i] = -sn[i];
+        sn2[2 * i + 1] = sn[i];
+      }
+      cur_b = b;
+      cur_t = t;
+    }
+    /* input row: b, the flattened middle dims (n), t */
+    int64_t off = b * c->strides[0] + t * c->strides[c->nd - 2];
+    for (int64_t d = c->nd - 3, nrem = n; d >= 1; d--) {
+      off += (nrem % c->shape[d]) * c->strides[d];
+      nrem /= c->shape[d];
+    }
+    const char *xrow = c->x + (size_t)off * c->xsize;
+    char *orow = c->out + (size_t)(((b * c->N + n) * c->T + t) * D) * c->xsize;
+    int64_t xst = c->strides[c->nd - 1];
+    if (c->xt == MX_FLOAT64) {
+      const double *xd = (const double *)xrow;
+      double *o = (double *)orow;
+      for (int64_t i = 0; i < half; i++) {
+        int64_t i1 = trad ? 2 * i : i, i2 = trad ? 2 * i + 1 : i + half;
+        double a = xd[i1 * xst], bb = xd[i2 * xst], cc = cs[i], ss = sn[i];
+        o[i1] = a * cc - bb * ss;
+        o[i2] = a * ss + bb * cc;
+      }
+      for (int64_t i = dims; i < D; i++) o[i] = xd[i * xst];
+      continue;
+    }
+    const float *xs = xbuf;
+    if (c->xt == MX_FLOAT32 && xst == 1) xs = (const float *)xrow;
+    else convert_run(xrow, xst, c->xt, xbuf, MX_FLOAT32, D);
+    float *y = c->xt == MX_FLOAT32 ? (float *)orow : ys;
+    int64_t i = 0;
+    if (!trad) {
+      for (; i + VW <= half; i += VW) {
+        vf a = vload(xs + i), bb = vload(xs + half + i), cc = vload(cs + i), ss = vload(sn + i);
+        vf y1, y2;
+        rope_vec(&a, &bb, &cc, &ss, &y1, &y2, is_half, f16);
+        vstore(y + i, &y1);
+        vstore(y + half + i, &y2);
+      }
+      for (; i < half; i++) {
+        float a = xs[i], bb = xs[i + half];
+        float p1 = a * cs[i], p2 = bb * sn[i], p3 = a * sn[i], p4 = bb * cs[i];
+        if (is_half) {
+          p1 = round1(p1, c->xt);
+          p2 = round1(p2, c->xt);
+          p3 = round1(p3, c->xt);
+          p4 = round1(p4, c->xt);
+        }
+        y[i] = p1 - p2;
+        y[i + half] = p3 + p4;
+      }
+    } else {
+      /* VW is even, so no pair straddles two vectors. */
+      for (; i + VW <= dims; i += VW) {
+        vf x = vload(xs + i), xw = ROPE_SWAP(x);
+        vf cc = vload(cs2 + i), ss = vload(sn2 + i);
+        vf p = x * cc, q = xw * ss;
+        if (is_half) {
+          p = vround_half(&p, f16);
+          q = vround_half(&q, f16);
+        }
+        vf yy = p + q;
+        vstore(y + i, &yy);
+      }
+      for (; i < dims; i += 2) {
+        float a = xs[i], bb = xs[i + 1], cc = cs2[i], ss = sn2[i + 1];
+        float p1 = a * cc, p2 = bb * ss, p3 = a * ss, p4 = bb * cc;
+        if (is_half) {
+          p1 = round1(p1, c->xt);
+          p2 = round1(p2, c->xt);
+          p3 = round1(p3, c->xt);
+          p4 = round1(p4, c->xt);
+        }
+        y[i] = p1 - p2;
+        y[i + 1] = p3 + p4;
+      }
+    }
+    for (i = dims; i < D; i++) y[i] = xs[i];
+    if (y == ys) convert_run(ys, 1, MX_FLOAT32, orow, c->xt, D);
+  }
+  free(buf);
+}
+
+#endif /* FAST_LANES */

@@ -24,6 +24,7 @@
  * gives zeros. Skipping masked keys is exact: once a row has seen a
  * visible key, exp(lowest - max) is 0 in f32.
  */
+#ifndef FAST_LANES /* the file itself; the #else part is one vector pass */
 #include <math.h>
 #include <stdlib.h>
 
@@ -91,128 +92,6 @@ static void finish_scores(const sdpa_ctx *c, float *s, int64_t n, int64_t ncols,
   for (int64_t j = n; j < ncols; j++) s[j] = -INFINITY;
 }
 
-/* One online-softmax step for a row: s (n scores) becomes the weights
- * exp(s - m_new); returns false when the row has seen only -inf so far
- * (weights all 0, state unchanged). */
-FAST_AI bool online_step(float *s, int64_t n, float *m, float *l, float *acc, int64_t dv) {
-  float mx = -INFINITY;
-  int64_t j = 0;
-  if (n >= VW) {
-    vf vm = vload(s);
-    for (j = VW; j + VW <= n; j += VW) {
-      vf x = vload(s + j);
-      vi gt = x > vm;
-      vm = vselect(&gt, &x, &vm);
-    }
-    mx = vhmax(&vm);
-  }
-  for (; j < n; j++) mx = s[j] > mx ? s[j] : mx;
-  float mnew = *m > mx ? *m : mx;
-  if (mnew == -INFINITY) {
-    for (j = 0; j < n; j++) s[j] = 0.0f;
-    return false;
-  }
-  float alpha = expf(*m - mnew);
-  vf vs = vset(0);
-  vf vmn = vset(mnew);
-  for (j = 0; j + VW <= n; j += VW) {
-    vf x = vload(s + j) - vmn;
-    vf e = vexp(&x);
-    vstore(s + j, &e);
-    vs += e;
-  }
-  float sum = vhsum(&vs);
-  for (; j < n; j++) {
-    vf x = vset(s[j] - mnew);
-    vf e = vexp(&x);
-    s[j] = e[0];
-    sum += s[j];
-  }
-  *l = *l * alpha + sum;
-  if (alpha != 1.0f) {
-    vf va = vset(alpha);
-    int64_t d = 0;
-    for (; d + VW <= dv; d += VW) {
-      vf a = vload(acc + d) * va;
-      vstore(acc + d, &a);
-    }
-    for (; d < dv; d++) acc[d] *= alpha;
-  }
-  *m = mnew;
-  return true;
-}
-
-FAST_AI float dot_run(const float *a, const float *b, int64_t n) {
-  vf acc0 = vset(0), acc1 = vset(0);
-  int64_t i = 0;
-  for (; i + 2 * VW <= n; i += 2 * VW) {
-    acc0 += vload(a + i) * vload(b + i);
-    acc1 += vload(a + i + VW) * vload(b + i + VW);
-  }
-  for (; i + VW <= n; i += VW) acc0 += vload(a + i) * vload(b + i);
-  acc0 += acc1;
-  float s = vhsum(&acc0);
-  for (; i < n; i++) s += a[i] * b[i];
-  return s;
-}
-
-/* acc[r] += sum_j p[r][j] * v[j] for nr rows (p row stride ps, acc row
- * stride dv), blocked 4 rows x 16 columns so the accumulators stay in
- * registers across the keys. */
-FAST_AI void pv_update(float *acc, const float *p, int64_t ps, int64_t nr, const float *v,
-                       int64_t n, int64_t dv) {
-  int64_t r = 0;
-  for (; r + 4 <= nr; r += 4) {
-    const float *p0 = p + r * ps, *p1 = p0 + ps, *p2 = p1 + ps, *p3 = p2 + ps;
-    float *a0 = acc + r * dv, *a1 = a0 + dv, *a2 = a1 + dv, *a3 = a2 + dv;
-    int64_t d = 0;
-    for (; d + VW <= dv; d += VW) {
-      vf c0 = vload(a0 + d), c1 = vload(a1 + d), c2 = vload(a2 + d), c3 = vload(a3 + d);
-      for (int64_t j = 0; j < n; j++) {
-        vf x = vload(v + j * dv + d);
-        c0 += vset(p0[j]) * x;
-        c1 += vset(p1[j]) * x;
-        c2 += vset(p2[j]) * x;
-        c3 += vset(p3[j]) * x;
-      }
-      vstore(a0 + d, &c0);
-      vstore(a1 + d, &c1);
-      vstore(a2 + d, &c2);
-      vstore(a3 + d, &c3);
-    }
-    for (; d < dv; d++) {
-      float s0 = a0[d], s1 = a1[d], s2 = a2[d], s3 = a3[d];
-      for (int64_t j = 0; j < n; j++) {
-        float x = v[j * dv + d];
-        s0 += p0[j] * x;
-        s1 += p1[j] * x;
-        s2 += p2[j] * x;
-        s3 += p3[j] * x;
-      }
-      a0[d] = s0;
-      a1[d] = s1;
-      a2[d] = s2;
-      a3[d] = s3;
-    }
-  }
-  for (; r < nr; r++) {
-    const float *pr = p + r * ps;
-    float *a = acc + r * dv;
-    for (int64_t j = 0; j < n; j++) {
-      float w = pr[j];
-      if (w == 0.0f) continue;
-      const float *vj = v + j * dv;
-      vf vw = vset(w);
-      int64_t d = 0;
-      for (; d + VW <= dv; d += VW) {
-        vf x = vload(a + d) + vw * vload(vj + d);
-        vstore(a + d, &x);
-      }
-      for (; d < dv; d++) a[d] += w * vj[d];
-    }
-  }
-}
-
 /* n rows of K or V at key j0 of (b, head) converted to dense f32 rows. */
 static void load_rows(const char *base, mx_dtype t, size_t esz, const int64_t *st, int64_t b,
                       int64_t h, int64_t j0, int64_t n, int64_t d, float *dst) {
@@ -233,65 +112,24 @@ static void write_row(const sdpa_ctx *c, int64_t b, int64_t hq, int64_t i, const
   convert_run(tmp, 1, MX_FLOAT32, o, c->ot, c->Dv);
 }
 
-/* ------------------------------------------------------------ decode */
+/* Per-pass names of the vector functions (fast.h: FV). */
+#define online_step FV(online_step_)
+#define dot_run FV(dot_run_)
+#define pv_update FV(pv_update_)
 
-FAST_AI void decode_body(void *vctx, int64_t begin, int64_t end) {
-  sdpa_ctx *c = vctx;
-  const int64_t G = c->G, Tq = c->Tq, D = c->D, Dv = c->Dv, R = G * Tq;
-  size_t nfl = (size_t)(R * D + R * Dv + 2 * R + KC * D + KC * Dv + R * KC);
-  float *buf = malloc(nfl * sizeof(float));
-  if (!buf) {
-    atomic_store(&c->failed, 1);
-    return;
-  }
-  float *qf = buf, *acc = qf + R * D, *m = acc + R * Dv, *l = m + R, *kc = l + R,
-        *vc = kc + KC * D, *sc = vc + KC * Dv;
-  for (int64_t u = begin; u < end; u++) {
-    int64_t sp = u % c->nsplit, bh = u / c->nsplit, b = bh / c->Hkv, h = bh % c->Hkv;
-    int64_t k0 = c->Tk * sp / c->nsplit, k1 = c->Tk * (sp + 1) / c->nsplit;
-    for (int64_t g = 0; g < G; g++)
-      for (int64_t i = 0; i < Tq; i++) {
-        int64_t r = g * Tq + i, hq = h * G + g;
-        const char *qp = c->q + (size_t)(b * c->qs[0] + hq * c->qs[1] + i * c->qs[2]) * c->qsz;
-        convert_run(qp, 1, c->qt, qf + r * D, MX_FLOAT32, D);
-        m[r] = -INFINITY;
-        l[r] = 0.0f;
-        if (c->sinks && sp == 0) {
-          m[r] = c->sinks[hq];
-          l[r] = 1.0f;
-        }
-      }
-    memset(acc, 0, (size_t)(R * Dv) * sizeof(float));
-    for (int64_t j0 = k0; j0 < k1; j0 += KC) {
-      int64_t n = k1 - j0 < KC ? k1 - j0 : KC;
-      load_rows(c->k, c->kt, c->ksz, c->ks, b, h, j0, n, D, kc);
-      for (int64_t j = 0; j < n; j++)
-        for (int64_t r = 0; r < R; r++) sc[r * KC + j] = dot_run(qf + r * D, kc + j * D, D);
-      for (int64_t r = 0; r < R; r++) {
-        float *s = sc + r * KC;
-        finish_scores(c, s, n, n, b, h * G + r / Tq, r % Tq, j0);
-        online_step(s, n, &m[r], &l[r], acc + r * Dv, Dv);
-      }
-      load_rows(c->v, c->vt, c->vsz, c->vs, b, h, j0, n, Dv, vc);
-      pv_update(acc, sc, KC, R, vc, n, Dv);
-    }
-    if (c->nsplit == 1) {
-      for (int64_t r = 0; r < R; r++)
-        write_row(c, b, h * G + r / Tq, r % Tq, acc + r * Dv, l[r], vc);
-    } else {
-      float *st = c->part + (size_t)u * (size_t)(R * (Dv + 2));
-      for (int64_t r = 0; r < R; r++) {
-        float *e = st + r * (Dv + 2);
-        e[0] = m[r];
-        e[1] = l[r];
-        memcpy(e + 2, acc + r * Dv, (size_t)Dv * sizeof(float));
-      }
-    }
-  }
-  free(buf);
-}
+/* The vector kernels, compiled once per lane count (fast.h). */
+#define FAST_LANES 16
+#include "sdpa.c"
+#undef FAST_LANES
+#define FAST_LANES 8
+#include "sdpa.c"
+#undef FAST_LANES
+#define FAST_LANES 4
+#include "sdpa.c"
+#undef FAST_LANES
 
 FAST_ISA_VARIANTS(decode)
+FAST_ISA_VARIANTS(prefill)
 
 /* Merges the key splits of each (b, kv head): max over the partial maxima,
  * sums and values rescaled to it. */
@@ -326,84 +164,6 @@ static void merge_range(void *vctx, int64_t begin, int64_t end) {
   }
   free(tmp);
 }
-
-/* ------------------------------------------------------------ prefill */
-
-FAST_AI void prefill_body(void *vctx, int64_t begin, int64_t end) {
-  sdpa_ctx *c = vctx;
-  const int64_t D = c->D, Dv = c->Dv, nqt = (c->Tq + BQ - 1) / BQ;
-  size_t nfl = (size_t)(BQ * D + D * BK + BK * D + BK * Dv + BQ * BK + BQ * Dv + 2 * BQ + Dv);
-  float *buf = malloc(nfl * sizeof(float));
-  if (!buf) {
-    atomic_store(&c->failed, 1);
-    return;
-  }
-  float *qf = buf, *kt = qf + BQ * D, *ktmp = kt + D * BK, *vc = ktmp + BK * D,
-        *sc = vc + BK * Dv, *acc = sc + BQ * BK, *m = acc + BQ * Dv, *l = m + BQ, *orow = l + BQ;
-  for (int64_t u = begin; u < end; u++) {
-    int64_t qt = u % nqt, bh = u / nqt, b = bh / c->Hq, hq = bh % c->Hq, h = hq / c->G;
-    int64_t i0 = qt * BQ, nq = c->Tq - i0 < BQ ? c->Tq - i0 : BQ;
-    for (int64_t i = 0; i < BQ; i++) {
-      if (i < nq) {
-        const char *qp =
-            c->q + (size_t)(b * c->qs[0] + hq * c->qs[1] + (i0 + i) * c->qs[2]) * c->qsz;
-        convert_run(qp, 1, c->qt, qf + i * D, MX_FLOAT32, D);
-      } else {
-        memset(qf + i * D, 0, (size_t)D * sizeof(float));
-      }
-      m[i] = c->sinks ? c->sinks[hq] : -INFINITY;
-      l[i] = c->sinks ? 1.0f : 0.0f;
-    }
-    memset(acc, 0, (size_t)(BQ * Dv) * sizeof(float));
-    int64_t kend = c->Tk;
-    /* Skip key tiles past the last query's diagonal, unless some row of
-     * this tile sees no key at all (it then averages over every key). */
-    if (c->causal && i0 + c->Tk - c->Tq >= 0) {
-      int64_t last = i0 + nq - 1 + c->Tk - c->Tq + 1;
-      kend = last < kend ? last : kend;
-    }
-    for (int64_t j0 = 0; j0 < kend; j0 += BK) {
-      int64_t n = kend - j0 < BK ? kend - j0 : BK;
-      load_rows(c->k, c->kt, c->ksz, c->ks, b, h, j0, n, D, ktmp);
-      for (int64_t d = 0; d < D; d++) {
-        float *row = kt + d * BK;
-        int64_t j = 0;
-        for (; j < n; j++) row[j] = ktmp[j * D + d];
-        for (; j < BK; j++) row[j] = 0.0f;
-      }
-      /* S[i][j] = q_i . k_j, 4 queries x 16 keys per register block */
-      for (int64_t i = 0; i < nq; i += 4) {
-        const float *q0 = qf + i * D, *q1 = q0 + D, *q2 = q1 + D, *q3 = q2 + D;
-        for (int64_t jb = 0; jb < BK; jb += VW) {
-          vf c0 = vset(0), c1 = vset(0), c2 = vset(0), c3 = vset(0);
-          for (int64_t d = 0; d < D; d++) {
-            vf kv = vload(kt + d * BK + jb);
-            c0 += vset(q0[d]) * kv;
-            c1 += vset(q1[d]) * kv;
-            c2 += vset(q2[d]) * kv;
-            c3 += vset(q3[d]) * kv;
-          }
-          float *s0 = sc + i * BK + jb;
-          vstore(s0, &c0);
-          vstore(s0 + BK, &c1);
-          vstore(s0 + 2 * BK, &c2);
-          vstore(s0 + 3 * BK, &c3);
-        }
-      }
-      for (int64_t i = 0; i < nq; i++) {
-        float *s = sc + i * BK;
-        finish_scores(c, s, n, BK, b, hq, i0 + i, j0);
-        online_step(s, BK, &m[i], &l[i], acc + i * Dv, Dv);
-      }
-      load_rows(c->v, c->vt, c->vsz, c->vs, b, h, j0, n, Dv, vc);
-      pv_update(acc, sc, BK, nq, vc, n, Dv);
-    }
-    for (int64_t i = 0; i < nq; i++) write_row(c, b, hq, i0 + i, acc + i * Dv, l[i], orow);
-  }
-  free(buf);
-}
-
-FAST_ISA_VARIANTS(prefill)
 
 /* ------------------------------------------------------------ entry */
 
@@ -532,3 +292,262 @@ done:
   if (sinks) mx_free(sinks, (size_t)c.Hq * sizeof(float));
   return st;
 }
+
+#else /* FAST_LANES */
+#include "fast.h"
+
+/* One online-softmax step for a row: s (n scores) becomes the weights
+ * exp(s - m_new); returns false when the row has seen only -inf so far
+ * (weights all 0, state unchanged). */
+FAST_AI bool online_step(float *s, int64_t n, float *m, float *l, float *acc, int64_t dv) {
+  float mx = -INFINITY;
+  int64_t j = 0;
+  if (n >= VW) {
+    vf vm = vload(s);
+    for (j = VW; j + VW <= n; j += VW) {
+      vf x = vload(s + j);
+      vi gt = x > vm;
+      vm = vselect(&gt, &x, &vm);
+    }
+    mx = vhmax(&vm);
+  }
+  for (; j < n; j++) mx = s[j] > mx ? s[j] : mx;
+  float mnew = *m > mx ? *m : mx;
+  if (mnew == -INFINITY) {
+    for (j = 0; j < n; j++) s[j] = 0.0f;
+    return false;
+  }
+  float alpha = expf(*m - mnew);
+  vf vs = vset(0);
+  vf vmn = vset(mnew);
+  for (j = 0; j + VW <= n; j += VW) {
+    vf x = vload(s + j) - vmn;
+    vf e = vexp(&x);
+    vstore(s + j, &e);
+    vs += e;
+  }
+  float sum = vhsum(&vs);
+  for (; j < n; j++) {
+    vf x = vset(s[j] - mnew);
+    vf e = vexp(&x);
+    s[j] = e[0];
+    sum += s[j];
+  }
+  *l = *l * alpha + sum;
+  if (alpha != 1.0f) {
+    vf va = vset(alpha);
+    int64_t d = 0;
+    for (; d + VW <= dv; d += VW) {
+      vf a = vload(acc + d) * va;
+      vstore(acc + d, &a);
+    }
+    for (; d < dv; d++) acc[d] *= alpha;
+  }
+  *m = mnew;
+  return true;
+}
+
+FAST_AI float dot_run(const float *a, const float *b, int64_t n) {
+  vf acc0 = vset(0), acc1 = vset(0);
+  int64_t i = 0;
+  for (; i + 2 * VW <= n; i += 2 * VW) {
+    acc0 += vload(a + i) * vload(b + i);
+    acc1 += vload(a + i + VW) * vload(b + i + VW);
+  }
+  for (; i + VW <= n; i += VW) acc0 += vload(a + i) * vload(b + i);
+  acc0 += acc1;
+  float s = vhsum(&acc0);
+  for (; i < n; i++) s += a[i] * b[i];
+  return s;
+}
+
+/* acc[r] += sum_j p[r][j] * v[j] for nr rows (p row stride ps, acc row
+ * stride dv), blocked 4 rows x 16 columns so the accumulators stay in
+ * registers across the keys. */
+FAST_AI void pv_update(float *acc, const float *p, int64_t ps, int64_t nr, const float *v,
+                       int64_t n, int64_t dv) {
+  int64_t r = 0;
+  for (; r + 4 <= nr; r += 4) {
+    const float *p0 = p + r * ps, *p1 = p0 + ps, *p2 = p1 + ps, *p3 = p2 + ps;
+    float *a0 = acc + r * dv, *a1 = a0 + dv, *a2 = a1 + dv, *a3 = a2 + dv;
+    int64_t d = 0;
+    for (; d + VW <= dv; d += VW) {
+      vf c0 = vload(a0 + d), c1 = vload(a1 + d), c2 = vload(a2 + d), c3 = vload(a3 + d);
+      for (int64_t j = 0; j < n; j++) {
+        vf x = vload(v + j * dv + d);
+        c0 += vset(p0[j]) * x;
+        c1 += vset(p1[j]) * x;
+        c2 += vset(p2[j]) * x;
+        c3 += vset(p3[j]) * x;
+      }
+      vstore(a0 + d, &c0);
+      vstore(a1 + d, &c1);
+      vstore(a2 + d, &c2);
+      vstore(a3 + d, &c3);
+    }
+    for (; d < dv; d++) {
+      float s0 = a0[d], s1 = a1[d], s2 = a2[d], s3 = a3[d];
+      for (int64_t j = 0; j < n; j++) {
+        float x = v[j * dv + d];
+        s0 += p0[j] * x;
+        s1 += p1[j] * x;
+        s2 += p2[j] * x;
+        s3 += p3[j] * x;
+      }
+      a0[d] = s0;
+      a1[d] = s1;
+      a2[d] = s2;
+      a3[d] = s3;
+    }
+  }
+  for (; r < nr; r++) {
+    const float *pr = p + r * ps;
+    float *a = acc + r * dv;
+    for (int64_t j = 0; j < n; j++) {
+      float w = pr[j];
+      if (w == 0.0f) continue;
+      const float *vj = v + j * dv;
+      vf vw = vset(w);
+      int64_t d = 0;
+      for (; d + VW <= dv; d += VW) {
+        vf x = vload(a + d) + vw * vload(vj + d);
+        vstore(a + d, &x);
+      }
+      for (; d < dv; d++) a[d] += w * vj[d];
+    }
+  }
+}
+
+/* ------------------------------------------------------------ decode */
+
+FAST_AI void FV(decode_body)(void *vctx, int64_t begin, int64_t end) {
+  sdpa_ctx *c = vctx;
+  const int64_t G = c->G, Tq = c->Tq, D = c->D, Dv = c->Dv, R = G * Tq;
+  size_t nfl = (size_t)(R * D + R * Dv + 2 * R + KC * D + KC * Dv + R * KC);
+  float *buf = malloc(nfl * sizeof(float));
+  if (!buf) {
+    atomic_store(&c->failed, 1);
+    return;
+  }
+  float *qf = buf, *acc = qf + R * D, *m = acc + R * Dv, *l = m + R, *kc = l + R,
+        *vc = kc + KC * D, *sc = vc + KC * Dv;
+  for (int64_t u = begin; u < end; u++) {
+    int64_t sp = u % c->nsplit, bh = u / c->nsplit, b = bh / c->Hkv, h = bh % c->Hkv;
+    int64_t k0 = c->Tk * sp / c->nsplit, k1 = c->Tk * (sp + 1) / c->nsplit;
+    for (int64_t g = 0; g < G; g++)
+      for (int64_t i = 0; i < Tq; i++) {
+        int64_t r = g * Tq + i, hq = h * G + g;
+        const char *qp = c->q + (size_t)(b * c->qs[0] + hq * c->qs[1] + i * c->qs[2]) * c->qsz;
+        convert_run(qp, 1, c->qt, qf + r * D, MX_FLOAT32, D);
+        m[r] = -INFINITY;
+        l[r] = 0.0f;
+        if (c->sinks && sp == 0) {
+          m[r] = c->sinks[hq];
+          l[r] = 1.0f;
+        }
+      }
+    memset(acc, 0, (size_t)(R * Dv) * sizeof(float));
+    for (int64_t j0 = k0; j0 < k1; j0 += KC) {
+      int64_t n = k1 - j0 < KC ? k1 - j0 : KC;
+      load_rows(c->k, c->kt, c->ksz, c->ks, b, h, j0, n, D, kc);
+      for (int64_t j = 0; j < n; j++)
+        for (int64_t r = 0; r < R; r++) sc[r * KC + j] = dot_run(qf + r * D, kc + j * D, D);
+      for (int64_t r = 0; r < R; r++) {
+        float *s = sc + r * KC;
+        finish_scores(c, s, n, n, b, h * G + r / Tq, r % Tq, j0);
+        online_step(s, n, &m[r], &l[r], acc + r * Dv, Dv);
+      }
+      load_rows(c->v, c->vt, c->vsz, c->vs, b, h, j0, n, Dv, vc);
+      pv_update(acc, sc, KC, R, vc, n, Dv);
+    }
+    if (c->nsplit == 1) {
+      for (int64_t r = 0; r < R; r++)
+        write_row(c, b, h * G + r / Tq, r % Tq, acc + r * Dv, l[r], vc);
+    } else {
+      float *st = c->part + (size_t)u * (size_t)(R * (Dv + 2));
+      for (int64_t r = 0; r < R; r++) {
+        float *e = st + r * (Dv + 2);
+        e[0] = m[r];
+        e[1] = l[r];
+        memcpy(e + 2, acc + r * Dv, (size_t)Dv * sizeof(float));
+      }
+    }
+  }
+  free(buf);
+}
+
+FAST_AI void FV(prefill_body)(void *vctx, int64_t begin, int64_t end) {
+  sdpa_ctx *c = vctx;
+  const int64_t D = c->D, Dv = c->Dv, nqt = (c->Tq + BQ - 1) / BQ;
+  size_t nfl = (size_t)(BQ * D + D * BK + BK * D + BK * Dv + BQ * BK + BQ * Dv + 2 * BQ + Dv);
+  float *buf = malloc(nfl * sizeof(float));
+  if (!buf) {
+    atomic_store(&c->failed, 1);
+    return;
+  }
+  float *qf = buf, *kt = qf + BQ * D, *ktmp = kt + D * BK, *vc = ktmp + BK * D,
+        *sc = vc + BK * Dv, *acc = sc + BQ * BK, *m = acc + BQ * Dv, *l = m + BQ, *orow = l + BQ;
+  for (int64_t u = begin; u < end; u++) {
+    int64_t qt = u % nqt, bh = u / nqt, b = bh / c->Hq, hq = bh % c->Hq, h = hq / c->G;
+    int64_t i0 = qt * BQ, nq = c->Tq - i0 < BQ ? c->Tq - i0 : BQ;
+    for (int64_t i = 0; i < BQ; i++) {
+      if (i < nq) {
+        const char *qp =
+            c->q + (size_t)(b * c->qs[0] + hq * c->qs[1] + (i0 + i) * c->qs[2]) * c->qsz;
+        convert_run(qp, 1, c->qt, qf + i * D, MX_FLOAT32, D);
+      } else {
+        memset(qf + i * D, 0, (size_t)D * sizeof(float));
+      }
+      m[i] = c->sinks ? c->sinks[hq] : -INFINITY;
+      l[i] = c->sinks ? 1.0f : 0.0f;
+    }
+    memset(acc, 0, (size_t)(BQ * Dv) * sizeof(float));
+    int64_t kend = c->Tk;
+    /* Skip key tiles past the last query's diagonal, unless some row of
+     * this tile sees no key at all (it then averages over every key). */
+    if (c->causal && i0 + c->Tk - c->Tq >= 0) {
+      int64_t last = i0 + nq - 1 + c->Tk - c->Tq + 1;
+      kend = last < kend ? last : kend;
+    }
+    for (int64_t j0 = 0; j0 < kend; j0 += BK) {
+      int64_t n = kend - j0 < BK ? kend - j0 : BK;
+      load_rows(c->k, c->kt, c->ksz, c->ks, b, h, j0, n, D, ktmp);
+      for (int64_t d = 0; d < D; d++) {
+        float *row = kt + d * BK;
+        int64_t j = 0;
+        for (; j < n; j++) row[j] = ktmp[j * D + d];
+        for (; j < BK; j++) row[j] = 0.0f;
+      }
+      /* S[i][j] = q_i . k_j, 4 queries x 16 keys per register block */
+      for (int64_t i = 0; i < nq; i += 4) {
+        const float *q0 = qf + i * D, *q1 = q0 + D, *q2 = q1 + D, *q3 = q2 + D;
+        for (int64_t jb = 0; jb < BK; jb += VW) {
+          vf c0 = vset(0), c1 = vset(0), c2 = vset(0), c3 = vset(0);
+          for (int64_t d = 0; d < D; d++) {
+            vf kv = vload(kt + d * BK + jb);
+            c0 += vset(q0[d]) * kv;
+            c1 += vset(q1[d]) * kv;
+            c2 += vset(q2[d]) * kv;
+            c3 += vset(q3[d]) * kv;
+          }
+          float *s0 = sc + i * BK + jb;
+          vstore(s0, &c0);
+          vstore(s0 + BK, &c1);
+          vstore(s0 + 2 * BK, &c2);
+          vstore(s0 + 3 * BK, &c3);
+        }
+      }
+      for (int64_t i = 0; i < nq; i++) {
+        float *s = sc + i * BK;
+        finish_scores(c, s, n, BK, b, hq, i0 + i, j0);
+        online_step(s, BK, &m[i], &l[i], acc + i * Dv, Dv);
+      }
+      load_rows(c->v, c->vt, c->vsz, c->vs, b, h, j0, n, Dv, vc);
+      pv_update(acc, sc, BK, nq, vc, n, Dv);
+    }
+    for (int64_t i = 0; i < nq; i++) write_row(c, b, hq, i0 + i, acc + i * Dv, l[i], orow);
+  }
+  free(buf);
+}
+
+#endif /* FAST_LANES */
