@@ -17,7 +17,7 @@ out=build-fuzz
 mkdir -p "$out/crashes"
 # Every library source except the CLI; cJSON/OpenBLAS/PCRE2 from Debian.
 srcs=$(find src -name '*.c' | sort)
-libs="-lopenblas -lcjson -lm -lpthread"
+libs="-lopenblas -lcjson -lz -lm -lpthread"
 for lib in libpcre2-8 libutf8proc; do
   if pkg-config --exists "$lib"; then libs="$libs $(pkg-config --libs "$lib")"; fi
 done

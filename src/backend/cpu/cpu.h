@@ -11,6 +11,19 @@
 
 typedef float _Complex c64_t;
 
+/* A complex from real and imaginary parts, exact for inf and NaN parts
+ * (x + I*y is not). glibc only defines CMPLXF for compilers that have
+ * __builtin_complex, which older clang lacks. */
+static inline c64_t c64_make(float re, float im) {
+  union {
+    c64_t c;
+    float f[2];
+  } u;
+  u.f[0] = re;
+  u.f[1] = im;
+  return u.c;
+}
+
 /* Copies n elements from src (element stride `sstride`, dtype st) to a dense
  * run at dst (dtype dt), converting as MLX's astype: to bool is `!= 0`,
  * complex to real keeps the real part, float to int truncates. */

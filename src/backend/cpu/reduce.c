@@ -399,7 +399,7 @@ static acc acc_init(kind k, pass p) {
     else if (k == K_F64) a.d = mx ? -INFINITY : INFINITY;
     else if (k == K_I64) a.i = mx ? INT64_MIN : INT64_MAX;
     else if (k == K_U64) a.u = mx ? 0 : UINT64_MAX;
-    else if (k == K_C64) a.c = mx ? CMPLX(-INFINITY, -INFINITY) : CMPLX(INFINITY, INFINITY);
+    else if (k == K_C64) a.c = mx ? c64_make(-INFINITY, -INFINITY) : c64_make(INFINITY, INFINITY);
     break;
   }
   case P_AND: a.b = 1; break;
@@ -1170,7 +1170,7 @@ static void median_task(void *vc, int64_t o0, int64_t o1) {
       bool nan = false;
       for (int64_t i = 0; i < n && !nan; i++) nan = isnan(crealf(z[i])) || isnan(cimagf(z[i]));
       if (nan) {
-        res = CMPLXF(NAN, 0);
+        res = c64_make(NAN, 0);
       } else {
         select_c64(z, n, k);
         res = z[k];

@@ -217,7 +217,7 @@ DEF_UN(ceil, b, uint8_t, uint8_t, uint8_t, x)
 UINTS(GEN_SAME, round, x)
 SINTS(GEN_SAME, round, x)
 DEF_FLT(round, rintf(x), rint(x))
-DEF_CPX(round, CMPLXF(rintf(crealf(x)), rintf(cimagf(x))))
+DEF_CPX(round, c64_make(rintf(crealf(x)), rintf(cimagf(x))))
 DEF_UN(round, b, uint8_t, uint8_t, uint8_t, x)
 
 /* ---------------------------------------------------------- classification */
