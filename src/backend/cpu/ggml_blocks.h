@@ -30,7 +30,9 @@ const ggml_format *ggml_format_of(mx_ggml_type t);
 
 /* Scalar reference: nblocks consecutive blocks -> f32 values. */
 void ggml_dequant_blocks_ref(mx_ggml_type t, const uint8_t *src, float *dst, int64_t nblocks);
-/* The fastest available path (same results as the reference). */
+/* The fastest available path (AVX2 when the CPU has it): bit-identical to
+ * the reference. gguf_matmul's prefill uses the reference instead while
+ * ggml_force_isa(GGML_ISA_SCALAR) is in effect. */
 void ggml_dequant_blocks(mx_ggml_type t, const uint8_t *src, float *dst, int64_t nblocks);
 
 typedef struct ggml_params {

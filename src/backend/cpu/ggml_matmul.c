@@ -7,7 +7,7 @@
  * split over the pool, each weight byte is read once for all activation rows
  * (up to 8 at a time; a tile of rows stays in cache for the next 8).
  * Prefill (16 rows or more): tiles of W are dequantized to f32 and handed to
- * cblas_sgemm, where the GEMM's arithmetic dwarfs the dequantization.
+ * cblas_sgemm (AVX2 dequantization, bit-identical to the scalar reference).
  *
  * The SIMD kernels are written once, below the `#else`, and compiled twice by
  * including this file into itself with different target attributes and a
@@ -253,32 +253,47 @@ static void decode_range(void *vctx, int64_t r0, int64_t r1) {
 
 typedef struct deq_tile_ctx {
   mx_ggml_type type;
-  const uint8_t *w;
-  int64_t rb, K, nblk;
+  const uint8_t *w; /* first block of the tile in its first row */
+  int64_t rb, kc, nblk;
   float *dst;
 } deq_tile_ctx;
 
 static void deq_tile_range(void *vctx, int64_t r0, int64_t r1) {
   const deq_tile_ctx *c = vctx;
-  for (int64_t r = r0; r < r1; r++) ggml_dequant_blocks(c->type, c->w + r * c->rb, c->dst + r * c->K, c->nblk);
+  /* A forced scalar path (tests, benchmarks) covers the dequantization too. */
+  void (*fn)(mx_ggml_type, const uint8_t *, float *, int64_t) =
+      clamp_isa((ggml_isa)forced_isa) == GGML_ISA_SCALAR ? ggml_dequant_blocks_ref
+                                                         : ggml_dequant_blocks;
+  for (int64_t r = r0; r < r1; r++) fn(c->type, c->w + r * c->rb, c->dst + r * c->kc, c->nblk);
 }
 
 static mx_status prefill(const ggml_format *f, const uint8_t *w, int64_t rb, int64_t N,
                          const float *x, int64_t M, int64_t K, float *y) {
-  /* ~2 MiB of f32 weights per tile: large enough for sgemm to run at
-   * speed, small enough to stay in cache between dequantize and GEMM. */
-  int64_t T = ((int64_t)1 << 19) / K;
+  /* Tiles of T rows by kc columns, ~8 MiB of f32 (within L3 between the
+   * dequantization and the GEMM). The dequantization (our pool) and sgemm
+   * (OpenBLAS's threads) alternate once per tile, and every switch costs
+   * wake-ups while the other pool's threads still spin: with 2 MiB tiles
+   * of whole rows (113 switches at 4096 x 14336) the switches, not the
+   * dequantization, took most of the time. Splitting K (kc, a multiple of
+   * 256 and so of every block size) lets a tile be tall, so each GEMM has
+   * a wide N and packs only a kc-wide slice of x. */
+  int64_t kc = K <= 2048 ? K : 2048;
+  int64_t T = ((int64_t)1 << 21) / kc;
   T = T < 16 ? 16 : T > N ? N : T;
-  size_t nbytes = (size_t)T * (size_t)K * sizeof(float);
+  size_t nbytes = (size_t)T * (size_t)kc * sizeof(float);
   float *tile = mx_alloc(nbytes);
   if (!tile) return MX_ERR_OOM;
   blas_init_threads();
   for (int64_t n0 = 0; n0 < N; n0 += T) {
     int64_t nt = N - n0 < T ? N - n0 : T;
-    deq_tile_ctx c = {f->type, w + n0 * rb, rb, K, K / f->block, tile};
-    parallel_for(nt, 1, deq_tile_range, &c);
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)M, (int)nt, (int)K, 1.0f, x, (int)K,
-                tile, (int)K, 0.0f, y + n0, (int)N);
+    for (int64_t k0 = 0; k0 < K; k0 += kc) {
+      int64_t kn = K - k0 < kc ? K - k0 : kc;
+      deq_tile_ctx c = {f->type, w + n0 * rb + k0 / f->block * f->bytes, rb, kn, kn / f->block,
+                        tile};
+      parallel_for(nt, 1, deq_tile_range, &c);
+      cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)M, (int)nt, (int)kn, 1.0f, x + k0,
+                  (int)K, tile, (int)kn, k0 ? 1.0f : 0.0f, y + n0, (int)N);
+    }
   }
   mx_free(tile, nbytes);
   return MX_OK;

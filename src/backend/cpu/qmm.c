@@ -11,6 +11,7 @@
  *   so at R = 512 the panel costs well under 1% of the GEMM.
  * All paths accumulate in f32 and round once to the output dtype. */
 #include <cblas.h>
+#include <immintrin.h>
 #include <string.h>
 
 #include "matmul.h"
@@ -73,15 +74,88 @@ static mx_status oom(void) { return set_error(MX_ERR_OOM, "quantized_matmul: out
 
 /* ------------------------------------------------------------ panels */
 
+/* AVX2 affine rows, 4- and 8-bit, for the panels: each value is s * q + b
+ * as one multiply and one add of the same operands as qmat_dequant_row's
+ * scalar loop, so panels are bit-identical to it. "fma" is left out of the
+ * target so the compiler cannot fuse the two (one rounding, not two). The
+ * scalar loop stays the reference (MLXC_QMM_ISA=none selects it). */
+#define PANEL_ATTR __attribute__((target("avx2")))
+
+/* Inlined into the AVX2 rows: an out-of-line (SSE-encoded) call from AVX
+ * code with live upper halves ran the rows 5-10x slower. */
+static inline __attribute__((always_inline)) PANEL_ATTR float panel_scale(const void *s, mx_dtype t,
+                                                                           int64_t i) {
+  switch (t) {
+    case MX_FLOAT16: return f16_to_f32(((const uint16_t *)s)[i]);
+    case MX_BFLOAT16: return bf16_to_f32(((const uint16_t *)s)[i]);
+    default: return ((const float *)s)[i];
+  }
+}
+
+static PANEL_ATTR void affine_row4_avx2(const qmat *m, int64_t r, float *dst) {
+  const int gs = m->group_size;
+  const int64_t ng = m->cols / gs, g0 = r * ng;
+  const uint8_t *w = m->w + r * m->row_bytes;
+  const __m128i m4 = _mm_set1_epi8(15);
+  for (int64_t g = 0; g < ng; g++) {
+    const uint8_t *wg = w + g * (gs / 2);
+    float *d = dst + g * gs;
+    __m256 s = _mm256_set1_ps(panel_scale(m->scales, m->sdtype, g0 + g));
+    __m256 b = _mm256_set1_ps(panel_scale(m->biases, m->sdtype, g0 + g));
+    for (int j = 0; j < gs; j += 32) {
+      /* Value 2i is the low nibble of byte i, value 2i+1 its high nibble. */
+      __m128i v = _mm_loadu_si128((const __m128i *)(wg + j / 2));
+      __m128i lo = _mm_and_si128(v, m4), hi = _mm_and_si128(_mm_srli_epi16(v, 4), m4);
+      __m128i q0 = _mm_unpacklo_epi8(lo, hi), q1 = _mm_unpackhi_epi8(lo, hi);
+      __m256 f[4] = {_mm256_cvtepi32_ps(_mm256_cvtepu8_epi32(q0)),
+                     _mm256_cvtepi32_ps(_mm256_cvtepu8_epi32(_mm_srli_si128(q0, 8))),
+                     _mm256_cvtepi32_ps(_mm256_cvtepu8_epi32(q1)),
+                     _mm256_cvtepi32_ps(_mm256_cvtepu8_epi32(_mm_srli_si128(q1, 8)))};
+      for (int k = 0; k < 4; k++)
+        _mm256_storeu_ps(d + j + 8 * k, _mm256_add_ps(_mm256_mul_ps(s, f[k]), b));
+    }
+  }
+}
+
+static PANEL_ATTR void affine_row8_avx2(const qmat *m, int64_t r, float *dst) {
+  const int gs = m->group_size;
+  const int64_t ng = m->cols / gs, g0 = r * ng;
+  const uint8_t *w = m->w + r * m->row_bytes;
+  for (int64_t g = 0; g < ng; g++) {
+    const uint8_t *wg = w + g * gs;
+    float *d = dst + g * gs;
+    __m256 s = _mm256_set1_ps(panel_scale(m->scales, m->sdtype, g0 + g));
+    __m256 b = _mm256_set1_ps(panel_scale(m->biases, m->sdtype, g0 + g));
+    for (int j = 0; j < gs; j += 8) {
+      __m256 f = _mm256_cvtepi32_ps(_mm256_cvtepu8_epi32(_mm_loadl_epi64((const __m128i *)(wg + j))));
+      _mm256_storeu_ps(d + j, _mm256_add_ps(_mm256_mul_ps(s, f), b));
+    }
+  }
+}
+
+#undef PANEL_ATTR
+
+typedef void (*row_fn)(const qmat *m, int64_t r, float *dst);
+
+/* The fastest bit-identical row dequantizer for m. */
+static row_fn panel_row_fn(const qmat *m) {
+  if (m->mode == MX_QUANT_AFFINE && qmm_pick_isa() != QMM_ISA_NONE) {
+    if (m->bits == 4 && m->group_size % 32 == 0) return affine_row4_avx2;
+    if (m->bits == 8 && m->group_size % 8 == 0) return affine_row8_avx2;
+  }
+  return qmat_dequant_row;
+}
+
 typedef struct panel_ctx {
   const qmat *m;
+  row_fn fn;
   int64_t r0;
   float *P;
 } panel_ctx;
 
 static void panel_range(void *vctx, int64_t i0, int64_t i1) {
   const panel_ctx *c = vctx;
-  for (int64_t i = i0; i < i1; i++) qmat_dequant_row(c->m, c->r0 + i, c->P + i * c->m->cols);
+  for (int64_t i = i0; i < i1; i++) c->fn(c->m, c->r0 + i, c->P + i * c->m->cols);
 }
 
 /* Rows of W per f32 panel: about 4 MB of panel, a multiple of 16. */
@@ -122,13 +196,14 @@ mx_status qmm_nt(const float *X, int64_t R, const qmat *m, float *Y, int64_t ldy
     return atomic_load(&c.oom) ? oom() : MX_OK;
   }
   int64_t nb = panel_rows(m);
+  row_fn fn = panel_row_fn(m);
   size_t pbytes = (size_t)(nb * K) * sizeof(float);
   float *P = mx_alloc(pbytes);
   if (!P) return oom();
   blas_init_threads();
   for (int64_t n0 = 0; n0 < N; n0 += nb) {
     int64_t cnt = N - n0 < nb ? N - n0 : nb;
-    panel_ctx pc = {m, n0, P};
+    panel_ctx pc = {m, fn, n0, P};
     parallel_for(cnt, 4, panel_range, &pc);
     cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)R, (int)cnt, (int)K, 1.0f, X,
                 (int)K, P, (int)K, 0.0f, Y + n0, (int)ldy);
@@ -145,13 +220,14 @@ mx_status qmm_nn(const float *X, int64_t R, const qmat *m, float *Y, int64_t ldy
     return MX_OK;
   }
   int64_t kb = panel_rows(m);
+  row_fn fn = panel_row_fn(m);
   size_t pbytes = (size_t)(kb * N) * sizeof(float);
   float *P = mx_alloc(pbytes);
   if (!P) return oom();
   blas_init_threads();
   for (int64_t k0 = 0; k0 < K; k0 += kb) {
     int64_t cnt = K - k0 < kb ? K - k0 : kb;
-    panel_ctx pc = {m, k0, P};
+    panel_ctx pc = {m, fn, k0, P};
     parallel_for(cnt, 4, panel_range, &pc);
     cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)R, (int)N, (int)cnt, 1.0f, X + k0,
                 (int)K, P, (int)N, k0 ? 1.0f : 0.0f, Y, (int)ldy);
