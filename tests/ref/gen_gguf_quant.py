@@ -268,5 +268,8 @@ for fmt in FMT:
     case_matmul(fmt, (2, 17, 2 * blk), 40)
     case_matmul(fmt, (20, blk), 7, "float16")
     case_matmul(fmt, (18, blk), 5, "bfloat16", view="rev")
+    # prefill tiles are split along K in chunks of 2048 columns and
+    # accumulated: K = 2304 has a partial second chunk
+    case_matmul(fmt, (16, 2304), 6)
 
 write_cases(OUT, lines)
