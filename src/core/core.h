@@ -166,6 +166,9 @@ mx_status array_ensure_evaluated(mx_array a);
 /* NumPy broadcasting of two shapes; error names `op`. */
 mx_status broadcast_shapes(const char *op, const int64_t *a, int na, const int64_t *b,
                            int nb, int64_t *out, int *nout);
+/* A user-given shape for ops that make arrays: rank in range, shape not
+ * NULL when ndim > 0, no negative dims, at most max_elems elements. */
+bool shape_check(const char *op, const int64_t *shape, int ndim, int64_t max_elems);
 /* Normalizes an axis into [0, ndim); error names `op`. */
 mx_status normalize_axis(const char *op, int axis, int ndim, int *out);
 /* Normalizes a list of distinct axes (sorted ascending); NULL/0 -> all. */

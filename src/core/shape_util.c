@@ -52,3 +52,32 @@ mx_status normalize_axes(const char *op, const int *axes, int naxes, int ndim, i
   *nout = k;
   return MX_OK;
 }
+
+bool shape_check(const char *op, const int64_t *shape, int ndim, int64_t max_elems) {
+  if (ndim < 0 || ndim > MX_MAX_NDIM) {
+    set_error(MX_ERR_SHAPE, "%s: %d dimensions (at most %d)", op, ndim, MX_MAX_NDIM);
+    return false;
+  }
+  if (ndim > 0 && !shape) {
+    set_error(MX_ERR_INVALID_ARG, "%s: shape is NULL with %d dimensions", op, ndim);
+    return false;
+  }
+  int64_t size = 1;
+  bool ovf = false;
+  for (int i = 0; i < ndim; i++) {
+    if (shape[i] < 0) {
+      char s[SHAPE_STR_CAP];
+      set_error(MX_ERR_SHAPE, "%s: negative dimension in shape %s", op,
+                fmt_shape(s, sizeof s, shape, ndim));
+      return false;
+    }
+    ovf |= __builtin_mul_overflow(size, shape[i], &size);
+  }
+  if (ovf || size > max_elems) {
+    char s[SHAPE_STR_CAP];
+    set_error(MX_ERR_SHAPE, "%s: shape %s has too many elements", op,
+              fmt_shape(s, sizeof s, shape, ndim));
+    return false;
+  }
+  return true;
+}

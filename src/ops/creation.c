@@ -27,31 +27,7 @@ static bool check_dtype(const char *op, mx_dtype dtype) {
 
 /* A user-given shape: rank in range, no negative dims, size fits int64. */
 static bool check_shape(const char *op, const int64_t *shape, int ndim) {
-  if (ndim < 0 || ndim > MX_MAX_NDIM) {
-    set_error(MX_ERR_SHAPE, "%s: %d dimensions (at most %d)", op, ndim, MX_MAX_NDIM);
-    return false;
-  }
-  if (ndim > 0 && !shape) {
-    set_error(MX_ERR_INVALID_ARG, "%s: shape is NULL with %d dimensions", op, ndim);
-    return false;
-  }
-  int64_t size = 1;
-  bool ovf = false;
-  for (int i = 0; i < ndim; i++) {
-    if (shape[i] < 0) {
-      char s[SHAPE_STR_CAP];
-      set_error(MX_ERR_SHAPE, "%s: negative dimension in shape %s", op,
-                fmt_shape(s, sizeof s, shape, ndim));
-      return false;
-    }
-    ovf |= __builtin_mul_overflow(size, shape[i], &size);
-  }
-  if (ovf) {
-    char s[SHAPE_STR_CAP];
-    set_error(MX_ERR_SHAPE, "%s: shape %s has too many elements", op, fmt_shape(s, sizeof s, shape, ndim));
-    return false;
-  }
-  return true;
+  return shape_check(op, shape, ndim, INT64_MAX);
 }
 
 /* A constant array; `op` names the caller in errors. */

@@ -83,32 +83,9 @@ static mx_array take_key(const char *op, mx_array key) {
   return mx_array_retain(key);
 }
 
+/* Sizes beyond 2^40 would need more than MLX's 32-bit counters anyway. */
 static bool check_shape(const char *op, const int64_t *shape, int ndim) {
-  if (ndim < 0 || ndim > MX_MAX_NDIM) {
-    set_error(MX_ERR_SHAPE, "%s: %d dimensions (at most %d)", op, ndim, MX_MAX_NDIM);
-    return false;
-  }
-  if (ndim > 0 && !shape) {
-    set_error(MX_ERR_INVALID_ARG, "%s: shape is NULL with %d dimensions", op, ndim);
-    return false;
-  }
-  int64_t size = 1;
-  bool ovf = false;
-  for (int i = 0; i < ndim; i++) {
-    if (shape[i] < 0) {
-      char s[SHAPE_STR_CAP];
-      set_error(MX_ERR_SHAPE, "%s: negative dimension in shape %s", op, fmt_shape(s, sizeof s, shape, ndim));
-      return false;
-    }
-    ovf |= __builtin_mul_overflow(size, shape[i], &size);
-  }
-  /* Sizes beyond 2^40 would need more than MLX's 32-bit counters anyway. */
-  if (ovf || size > ((int64_t)1 << 40)) {
-    char s[SHAPE_STR_CAP];
-    set_error(MX_ERR_SHAPE, "%s: shape %s has too many elements", op, fmt_shape(s, sizeof s, shape, ndim));
-    return false;
-  }
-  return true;
+  return shape_check(op, shape, ndim, (int64_t)1 << 40);
 }
 
 /* Records a sampler node over `key` (NULL: global) and optional extra input. */
