@@ -110,8 +110,10 @@ static const unsigned char *b64_decode(const char *s, size_t *n) {
   return out;
 }
 
-static normalizer *parse_norm(jctx *c, const cJSON *o, const char *path, int depth) {
-  if (!o || cJSON_IsNull(o)) return NULL;
+/* The "type" of a pipeline component object (normalizer, pre-tokenizer,
+ * post-processor, decoder), or NULL with the error set when `o` is not such
+ * an object or Sequences nest past 32 levels. */
+static const char *component_type(jctx *c, const cJSON *o, const char *path, int depth) {
   const char *ty = jtype(o);
   if (!cJSON_IsObject(o) || !ty) {
     JFAIL(c, MX_ERR_FORMAT, "%s: %s: expected an object with a \"type\"", c->name, path);
@@ -121,6 +123,13 @@ static normalizer *parse_norm(jctx *c, const cJSON *o, const char *path, int dep
     JFAIL(c, MX_ERR_FORMAT, "%s: %s: nested too deeply", c->name, path);
     return NULL;
   }
+  return ty;
+}
+
+static normalizer *parse_norm(jctx *c, const cJSON *o, const char *path, int depth) {
+  if (!o || cJSON_IsNull(o)) return NULL;
+  const char *ty = component_type(c, o, path, depth);
+  if (!ty) return NULL;
   normalizer *nm = calloc(1, sizeof *nm);
   if (!nm) {
     JFAIL(c, MX_ERR_OOM, "tokenizer: out of memory");
@@ -215,15 +224,8 @@ static bool jbehavior(jctx *c, const cJSON *o, const char *path, split_behavior 
 
 static pretok *parse_pretok(jctx *c, const cJSON *o, const char *path, int depth) {
   if (!o || cJSON_IsNull(o)) return NULL;
-  const char *ty = jtype(o);
-  if (!cJSON_IsObject(o) || !ty) {
-    JFAIL(c, MX_ERR_FORMAT, "%s: %s: expected an object with a \"type\"", c->name, path);
-    return NULL;
-  }
-  if (depth > 32) {
-    JFAIL(c, MX_ERR_FORMAT, "%s: %s: nested too deeply", c->name, path);
-    return NULL;
-  }
+  const char *ty = component_type(c, o, path, depth);
+  if (!ty) return NULL;
   pretok *p = calloc(1, sizeof *p);
   if (!p) {
     JFAIL(c, MX_ERR_OOM, "tokenizer: out of memory");
@@ -538,13 +540,13 @@ static post *parse_post(jctx *c, mx_tokenizer *t, const cJSON *o, int depth) {
 
 static decoder *parse_dec(jctx *c, const cJSON *o, const char *path, int depth) {
   if (!o || cJSON_IsNull(o)) return NULL;
-  const char *ty = jtype(o);
-  if (!cJSON_IsObject(o) || !ty || depth > 32) {
-    JFAIL(c, MX_ERR_FORMAT, "%s: %s: expected an object with a \"type\"", c->name, path);
+  const char *ty = component_type(c, o, path, depth);
+  if (!ty) return NULL;
+  decoder *d = calloc(1, sizeof *d);
+  if (!d) {
+    JFAIL(c, MX_ERR_OOM, "tokenizer: out of memory");
     return NULL;
   }
-  decoder *d = calloc(1, sizeof *d);
-  if (!d) return NULL;
   if (!strcmp(ty, "ByteLevel")) d->type = DEC_BYTELEVEL;
   else if (!strcmp(ty, "ByteFallback")) d->type = DEC_BYTE_FALLBACK;
   else if (!strcmp(ty, "Fuse")) d->type = DEC_FUSE;
