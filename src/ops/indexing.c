@@ -148,6 +148,19 @@ mx_array mx_slice_update(mx_array src, mx_array update, const int64_t *start,
   return out;
 }
 
+/* The array an axis-wise op works on and its axis: `a` itself with the
+ * axis normalized, or `a` flattened with axis 0 for MX_AXIS_NONE (MLX's
+ * axis=None). Returns a new reference, or NULL with the error set. */
+static mx_array along_axis(const char *op, mx_array a, int axis, int *ax) {
+  if (axis == MX_AXIS_NONE) {
+    int64_t n = a->size;
+    *ax = 0;
+    return mx_reshape(a, &n, 1);
+  }
+  if (normalize_axis(op, axis, a->ndim, ax) < 0) return NULL;
+  return mx_array_retain(a);
+}
+
 /* ----------------------------------------------------------------- take */
 
 mx_array mx_take(mx_array a, mx_array indices, int axis) {
@@ -155,16 +168,8 @@ mx_array mx_take(mx_array a, mx_array indices, int axis) {
   if (any_null("take", ins, 2)) return NULL;
   if (bad_index_dtype("take", indices)) return NULL;
   int ax;
-  mx_array x;
-  if (axis == MX_AXIS_NONE) {
-    int64_t n = a->size;
-    x = mx_reshape(a, &n, 1);
-    if (!x) return NULL;
-    ax = 0;
-  } else {
-    if (normalize_axis("take", axis, a->ndim, &ax) < 0) return NULL;
-    x = mx_array_retain(a);
-  }
+  mx_array x = along_axis("take", a, axis, &ax);
+  if (!x) return NULL;
   mx_array out = NULL;
   if (x->shape[ax] == 0 && indices->size != 0) {
     char s[SHAPE_STR_CAP];
@@ -212,16 +217,8 @@ mx_array mx_take_along_axis(mx_array a, mx_array indices, int axis) {
   if (any_null("take_along_axis", ins, 2)) return NULL;
   if (bad_index_dtype("take_along_axis", indices)) return NULL;
   int ax;
-  mx_array x;
-  if (axis == MX_AXIS_NONE) {
-    int64_t n = a->size;
-    x = mx_reshape(a, &n, 1);
-    if (!x) return NULL;
-    ax = 0;
-  } else {
-    if (normalize_axis("take_along_axis", axis, a->ndim, &ax) < 0) return NULL;
-    x = mx_array_retain(a);
-  }
+  mx_array x = along_axis("take_along_axis", a, axis, &ax);
+  if (!x) return NULL;
   mx_array out = NULL, xb = NULL, ib = NULL;
   int64_t xs[MX_MAX_NDIM], is[MX_MAX_NDIM];
   if (indices->ndim != x->ndim) {
