@@ -175,7 +175,11 @@ mx_array mx_npz_get(mx_npz *z, int64_t i) {
     BAD("member '%.64s' has a bad local header", m->name);
   size_t data = m->local_off + 30 + le(d + m->local_off + 26, 2) + le(d + m->local_off + 28, 2);
   if (data > size || m->comp_size > size - data) BAD("member '%.64s' runs past the end of the file", m->name);
-  if (m->size > ((uint64_t)1 << 40)) BAD("member '%.64s' claims %llu bytes", m->name, (unsigned long long)m->size);
+  /* Deflate expands at most 1032:1, so a claimed size beyond that is a lie
+   * told to make us allocate; refuse it before allocating. */
+  if (m->size > ((uint64_t)1 << 40) || (m->method == 8 && m->size > m->comp_size * 1032 + 64))
+    BAD("member '%.64s' claims %llu bytes from %llu compressed", m->name,
+        (unsigned long long)m->size, (unsigned long long)m->comp_size);
   const unsigned char *src = d + data;
   if (m->method == 0) {
     if (m->comp_size != m->size) BAD("stored member '%.64s' has mismatched sizes", m->name);
