@@ -97,6 +97,12 @@ static void test_regressions(void) {
   mx_npz *z = mx_npz_open(p);
   CHECK_MSG(z == NULL && mx_last_error_code() == MX_ERR_FORMAT, mx_last_error());
   mx_npz_close(z);
+  /* A file shorter than a zip64 end record that points to one. */
+  snprintf(p, sizeof p, "%s/tests/data/npz-regress/short-zip64.npz", src ? src : ".");
+  mx_clear_error();
+  z = mx_npz_open(p);
+  CHECK_MSG(z == NULL && mx_last_error_code() == MX_ERR_FORMAT, mx_last_error());
+  mx_npz_close(z);
   /* A deflated member claiming 4 GB: refused before any allocation. */
   snprintf(p, sizeof p, "%s/tests/data/npz-regress/oom-claimed-size.npz", src ? src : ".");
   mx_clear_error();

@@ -80,7 +80,7 @@ static mx_npz *parse(mapped_file *map, const char *path) {
     /* zip64: locator just before the end record points to the zip64 end. */
     if (eocd < 20 || memcmp(d + eocd - 20, "PK\6\7", 4) != 0) BAD("zip64 locator missing");
     uint64_t z64 = le(d + eocd - 20 + 8, 8);
-    if (z64 > size - 56 || memcmp(d + z64, "PK\6\6", 4) != 0) BAD("bad zip64 end record");
+    if (size < 56 || z64 > size - 56 || memcmp(d + z64, "PK\6\6", 4) != 0) BAD("bad zip64 end record");
     count = le(d + z64 + 32, 8);
     cd_size = le(d + z64 + 40, 8);
     cd_off = le(d + z64 + 48, 8);
