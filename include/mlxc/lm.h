@@ -93,6 +93,46 @@ uint64_t mx_lm_cache_nbytes(const mx_lm_cache *c);
  * out and returns how many the cache has (2 per layer). */
 size_t mx_lm_cache_state(const mx_lm_cache *c, mx_array *out, size_t cap);
 
+/* Cache options, made with mx_lm_cache_default_params() (mlx-lm's
+ * make_prompt_cache / generate_step arguments):
+ *  - max_kv_size > 0: full-attention layers keep at most this many positions
+ *    in a rotating buffer, always keeping the first `keep` (default 4);
+ *  - kv_bits 2..8 (0 = off): keys and values are stored MLX-affine quantized
+ *    (kv_group_size, default 64) once the cache holds more than
+ *    quantized_kv_start positions (default 0), and attention runs on the
+ *    quantized form (mlx-lm's maybe_quantize_kv_cache). Rotating layers are
+ *    not quantized (as mlx-lm).
+ * Layers whose architecture asks for a sliding window always get a rotating
+ * cache of that window; convolution layers (lfm2) a state cache. */
+typedef struct mx_lm_cache_params {
+  size_t size; /* sizeof(mx_lm_cache_params) */
+  int64_t max_kv_size;
+  int64_t keep;
+  int kv_bits;
+  int kv_group_size;
+  int64_t quantized_kv_start;
+} mx_lm_cache_params;
+
+mx_lm_cache_params mx_lm_cache_default_params(void);
+/* p NULL: defaults (mx_lm_cache_new). */
+mx_lm_cache *mx_lm_cache_new_ex(const mx_lm_model *m, const mx_lm_cache_params *p);
+/* Whether every layer can drop positions (rotating layers past their size
+ * and quantized layers cannot, as mlx-lm's can_trim_prompt_cache). */
+bool mx_lm_cache_can_trim(const mx_lm_cache *c);
+
+/* Prompt caches (mlx-lm's save_prompt_cache / load_prompt_cache): the cache
+ * arrays and per-layer kinds in a safetensors file, plus string metadata
+ * (n_meta key/value pairs, e.g. "model", "tokens"), written atomically
+ * (temporary file + rename). A loaded cache continues exactly where the
+ * saved one stopped; using it with a model of another shape fails naming the
+ * mismatch. */
+mx_status mx_lm_cache_save(const mx_lm_cache *c, const char *path, const char *const *meta_keys,
+                           const char *const *meta_values, size_t n_meta);
+mx_lm_cache *mx_lm_cache_load(const char *path);
+/* A metadata value of a loaded (or saved) cache, owned by the cache; NULL
+ * when absent. */
+const char *mx_lm_cache_metadata(const mx_lm_cache *c, const char *key);
+
 /* tokens: integer array (B, L) of ids. Returns logits (B, L, vocab) in the
  * model's dtype. cache may be NULL (no cache, causal attention over L). */
 mx_array mx_lm_forward(const mx_lm_model *m, mx_array tokens, mx_lm_cache *cache);
@@ -165,6 +205,15 @@ typedef enum mx_lm_finish {
   MX_LM_FINISH_CALLBACK = 3 /* the callback asked to stop */
 } mx_lm_finish;
 
+/* The tokenizer and chat template found with the model (tokenizer.json /
+ * tokenizer_config.json / chat_template.jinja in the folder, or the GGUF's
+ * tokenizer.* keys), loaded on first use; owned by the model, NULL (with the
+ * last error set) when the model has none. */
+struct mx_tokenizer;
+struct mx_chat_template;
+const struct mx_tokenizer *mx_lm_tokenizer(const mx_lm_model *m);
+const struct mx_chat_template *mx_lm_chat_template(const mx_lm_model *m);
+
 /* Called once per generated token (end-of-sequence tokens are not passed).
  * logprobs: (vocab,) log-probabilities of that step, borrowed for the call.
  * Return nonzero to stop. */
@@ -181,6 +230,14 @@ typedef struct mx_lm_generate_params {
   void *user;
   /* Called after each prefill chunk with (processed, total); may be NULL. */
   void (*progress)(void *user, int64_t processed, int64_t total);
+  /* Options of the cache made when `cache` is NULL (NULL: defaults). */
+  const mx_lm_cache_params *cache_params;
+  /* Speculative decoding (mlx-lm's speculative_generate_step): a draft
+   * model sharing the vocabulary proposes num_draft_tokens (default 2)
+   * tokens per step, verified by the model in one call; the output equals
+   * plain generation with the same sampler (greedy: token for token). */
+  const mx_lm_model *draft_model;
+  int32_t num_draft_tokens;
 } mx_lm_generate_params;
 
 mx_lm_generate_params mx_lm_generate_default_params(void);
@@ -200,6 +257,80 @@ typedef struct mx_lm_generate_stats {
 mx_status mx_lm_generate(const mx_lm_model *m, const int32_t *prompt, size_t n,
                          const mx_lm_generate_params *params, mx_lm_cache *cache,
                          mx_lm_generate_stats *stats);
+
+/* ------------------------------------------------------------ text generation */
+
+/* One streamed piece of a text generation. */
+typedef struct mx_lm_chunk {
+  const char *text;  /* new text, valid for the call; may be empty while a
+                      * UTF-8 sequence or a possible stop string is pending */
+  size_t len;
+  int32_t token;     /* the token that ended this piece (-1 for a final flush) */
+  float logprob;     /* its log-probability */
+  const int32_t *top_ids; /* the top_logprobs most likely ids of the step, */
+  const float *top_logprobs; /* best first, and their log-probabilities */
+  size_t n_top;
+  bool from_draft;   /* speculative decoding: proposed by the draft model */
+} mx_lm_chunk;
+
+/* Return nonzero to stop. */
+typedef int (*mx_lm_text_fn)(void *user, const mx_lm_chunk *chunk);
+
+/* Make with mx_lm_text_default_params(). */
+typedef struct mx_lm_text_params {
+  size_t size;                 /* sizeof(mx_lm_text_params) */
+  mx_lm_generate_params gen;   /* its callback is not used; gen.size must be set */
+  const char *const *stop;     /* stop strings: generation ends before the first one; */
+  size_t n_stop;               /* text that could begin one is held back, never leaked */
+  int32_t top_logprobs;        /* 0..20 */
+  bool use_chat_template;      /* default true when the model has one */
+  const char *system_prompt;   /* NULL: none */
+  mx_lm_text_fn on_text;
+  void *user;
+} mx_lm_text_params;
+
+mx_lm_text_params mx_lm_text_default_params(void);
+
+/* A user prompt: wrapped as one user message (after the system prompt) by
+ * the chat template when use_chat_template, else encoded as is (with the
+ * tokenizer's BOS rules). The finish reason is in stats->finish
+ * (MX_LM_FINISH_STOP also for a stop string). */
+mx_status mx_lm_generate_text(const mx_lm_model *m, const char *prompt,
+                              const mx_lm_text_params *p, mx_lm_generate_stats *stats);
+/* messages_json: an OpenAI-style JSON array of {"role","content"}. */
+mx_status mx_lm_generate_chat(const mx_lm_model *m, const char *messages_json,
+                              const mx_lm_text_params *p, mx_lm_generate_stats *stats);
+
+/* A chat session: the conversation and its cache across turns. Each turn
+ * renders the whole conversation, reuses the cached prefix it shares with
+ * the previous turns (trimming what differs) and prefills only the rest. */
+typedef struct mx_lm_chat mx_lm_chat;
+
+/* system_prompt may be NULL; cache_params NULL for defaults. */
+mx_lm_chat *mx_lm_chat_new(const mx_lm_model *m, const char *system_prompt,
+                           const mx_lm_cache_params *cache_params);
+void mx_lm_chat_free(mx_lm_chat *c);
+/* Sends one user message; the reply (streamed through p->on_text) is added
+ * to the conversation and returned in *reply (mx_string_free, may be NULL). */
+mx_status mx_lm_chat_send(mx_lm_chat *c, const char *user_message, const mx_lm_text_params *p,
+                          char **reply, mx_lm_generate_stats *stats);
+/* Tokens the session's cache holds. */
+int64_t mx_lm_chat_cached_tokens(const mx_lm_chat *c);
+
+/* ------------------------------------------------------------ batch generation */
+
+/* Called for each token of each sequence (row index into the prompts). */
+typedef int (*mx_lm_batch_fn)(void *user, size_t row, int32_t token);
+
+/* Generates from n prompts at once (mlx-lm's batch_generate): prompts are
+ * left-padded to a common length and run as one batch; a row stops at an
+ * end-of-sequence id or max_tokens, the batch when all rows have. Greedy
+ * rows give the same tokens as generating each prompt alone. params'
+ * callback, draft_model are not used. stats may be NULL (totals). */
+mx_status mx_lm_generate_batch(const mx_lm_model *m, const int32_t *const *prompts,
+                               const size_t *lengths, size_t n,
+                               const mx_lm_generate_params *params, mx_lm_batch_fn on_token,
+                               void *user, mx_lm_generate_stats *stats);
 
 #ifdef __cplusplus
 }

@@ -109,24 +109,99 @@ mx_dtype lm_linear_dtype(const lm_linear *l);
 
 /* ------------------------------------------------------------ caches */
 
+typedef enum lm_cache_kind {
+  LM_CACHE_STANDARD = 0,  /* grows in steps of LM_KV_STEP (mlx-lm KVCache) */
+  LM_CACHE_ROTATING = 1,  /* at most max_size positions, first `keep` kept
+                           * (RotatingKVCache) */
+  LM_CACHE_QUANTIZED = 2, /* affine-quantized keys/values (QuantizedKVCache) */
+  LM_CACHE_CONV = 3       /* a short convolution's last inputs (lfm2; ArraysCache) */
+} lm_cache_kind;
+
+/* One layer's cache. Architectures read `offset` (through lm_rope_apply)
+ * and, for convolution layers, `conv`; everything else belongs to cache.c /
+ * attend.c. */
 typedef struct lm_kv_cache {
-  mx_array keys, values; /* (B, Hkv, capacity, D) or NULL */
-  int64_t offset;
+  lm_cache_kind kind;
+  int64_t offset;        /* positions this layer has seen */
+  mx_array keys, values; /* STANDARD / ROTATING: (B, Hkv, capacity, D) or NULL */
+  int64_t max_size, keep, idx; /* ROTATING */
+  int bits, group_size;        /* QUANTIZED */
+  mx_array kq[3], vq[3];       /* QUANTIZED: packed, scales, biases */
+  mx_array conv;               /* CONV: (B, K-1, C) or NULL before the first call */
+  const struct mx_lm_cache *owner;
 } lm_kv_cache;
 
 #define LM_KV_STEP 256
 
-/* mlx-lm's KVCache.update_and_fetch: k, v (B, Hkv, L, D); returns views of
- * the first offset+L positions (new references). */
+/* mlx-lm's KVCache.update_and_fetch (standard layers): k, v (B, Hkv, L, D);
+ * returns views of the first offset+L positions (new references). */
 mx_status lm_kv_update_and_fetch(lm_kv_cache *c, mx_array k, mx_array v, mx_array *k_out,
                                  mx_array *v_out);
 
 struct mx_lm_cache {
   int64_t nlayers;
   lm_kv_cache *layers;
+  mx_lm_cache_params params;
+  /* Batch generation: per-row left padding (B entries) or NULL. Rows see
+   * no padded key, and their positions start at 0 after the padding. */
+  int64_t batch;
+  int64_t *left_pad;
+  /* Metadata of a saved / loaded prompt cache (cJSON object) or NULL. */
+  cJSON *meta;
 };
 
+/* Attention of one layer through its cache (attend.c): q (B, Hq, L, Dh),
+ * k and v (B, Hkv, L, Dh) with positional encoding applied. c NULL: no cache
+ * (causal attention over the L positions). window > 0: query at position p
+ * sees keys at positions (p - window, p] (a sliding-window layer).
+ * sinks: NULL or (Hq,) attention sinks. Updates the cache (and its offset)
+ * and returns (B, Hq, L, Dh) (a new reference). */
+mx_array lm_attend(lm_kv_cache *c, mx_array q, mx_array k, mx_array v, float scale,
+                   int64_t window, mx_array sinks);
+
+/* ------------------------------------------------------------ rope */
+
+typedef enum lm_rope_kind {
+  LM_ROPE_DEFAULT = 0, /* also linear: a position scale */
+  LM_ROPE_FREQS = 1,   /* llama3 / yarn / longrope: per-frequency periods */
+  LM_ROPE_DYNAMIC = 2  /* dynamic NTK: base grows with the sequence length */
+} lm_rope_kind;
+
+typedef struct lm_rope {
+  lm_rope_kind kind;
+  int dims;          /* rotated dimensions (head_dim * partial_rotary_factor) */
+  bool traditional;  /* interleaved pairs (rope_traditional) */
+  float base, scale; /* mx_fast_rope's base and position scale */
+  mx_array freqs;    /* (dims/2) periods for mx_fast_rope, or NULL */
+  mx_array long_freqs; /* longrope: used once positions pass original_max (or NULL) */
+  int64_t original_max; /* longrope / dynamic: original_max_position_embeddings */
+  double factor;        /* dynamic: scaling factor */
+  float mscale;      /* yarn / longrope attention factor applied to q and k (1: none) */
+} lm_rope;
+
+/* Reads the rotary embedding of a config: transformers v5 "rope_parameters"
+ * (optionally nested per layer type: pass layer_type, e.g.
+ * "sliding_attention", or NULL) or v4 "rope_theta" + "rope_scaling"
+ * ("type" or "rope_type": default, linear, llama3, yarn, dynamic, longrope /
+ * su), "partial_rotary_factor", "rope_traditional". Unknown types give
+ * MX_ERR_UNSUPPORTED naming them. */
+mx_status lm_rope_init(lm_rope *r, const cJSON *cfg, int64_t head_dim, const char *layer_type,
+                       const char *what);
+/* Plain rope with an explicit base (for configs that name it elsewhere). */
+void lm_rope_init_base(lm_rope *r, int dims, float base, bool traditional);
+/* x (B, H, L, Dh): rotates the first dims of each head at positions
+ * offset.. (the cache's offset; per-row for left-padded batches). */
+mx_array lm_rope_apply(const lm_rope *r, mx_array x, const lm_kv_cache *c);
+void lm_rope_free(lm_rope *r);
+
 /* ------------------------------------------------------------ models */
+
+typedef enum lm_layer_kind { LM_LAYER_ATTENTION = 0, LM_LAYER_CONV = 1 } lm_layer_kind;
+
+typedef struct lm_layer_spec {
+  lm_layer_kind kind;
+  int64_t window; /* attention: sliding window (0 = full attention) */
+} lm_layer_spec;
 
 typedef struct lm_arch {
   const char *name;
@@ -138,13 +213,16 @@ typedef struct lm_arch {
   int64_t (*vocab_size)(const void *impl);
   mx_dtype (*dtype)(const void *impl);
   uint64_t (*weight_bytes)(const void *impl);
+  /* What cache layer i needs; NULL: every layer is full attention. */
+  void (*layer_spec)(const void *impl, int64_t layer, struct lm_layer_spec *spec);
 } lm_arch;
 
 /* Architecture by model_type (aliases resolved), or NULL with
  * MX_ERR_UNSUPPORTED naming the type and listing the supported ones. */
 const lm_arch *lm_arch_find(const char *model_type);
 
-extern const lm_arch lm_arch_llama;
+extern const lm_arch lm_arch_llama, lm_arch_qwen2, lm_arch_qwen3, lm_arch_gemma3_text,
+    lm_arch_phi3, lm_arch_lfm2, lm_arch_qwen3_moe;
 
 struct mx_lm_model {
   const lm_arch *arch;
@@ -152,6 +230,11 @@ struct mx_lm_model {
   int32_t *eos_ids;
   size_t n_eos;
   int32_t bos_id;
+  char *path; /* where it was loaded from (tokenizer / template lookup) */
+  /* Loaded on first use by mx_lm_tokenizer / mx_lm_chat_template. */
+  struct mx_tokenizer *tokenizer;
+  struct mx_chat_template *chat_template;
+  bool tokenizer_tried, template_tried;
 };
 
 #endif

@@ -5,16 +5,19 @@
 #include "../core/core.h"
 #include "lm_internal.h"
 
-static const lm_arch *const archs[] = {&lm_arch_llama};
+static const lm_arch *const archs[] = {&lm_arch_llama,       &lm_arch_qwen2, &lm_arch_qwen3,
+                                       &lm_arch_gemma3_text, &lm_arch_phi3,  &lm_arch_lfm2,
+                                       &lm_arch_qwen3_moe};
 
 static const struct {
   const char *from, *to;
 } aliases[] = {
     {"mistral", "llama"},
     {"iquestcoder", "llama"},
+    {"gemma3", "gemma3_text"},
 };
 
-#define SUPPORTED "llama"
+#define SUPPORTED "llama, qwen2, qwen3, gemma3_text, phi3, lfm2, qwen3_moe"
 
 const char *mx_lm_supported_types(void) { return SUPPORTED; }
 
@@ -25,6 +28,6 @@ const lm_arch *lm_arch_find(const char *model_type) {
   for (size_t i = 0; i < sizeof archs / sizeof *archs; i++)
     if (strcmp(t, archs[i]->name) == 0) return archs[i];
   set_error(MX_ERR_UNSUPPORTED, "model type \"%s\" is not supported (supported: " SUPPORTED
-            "; aliases: mistral, iquestcoder -> llama)", model_type);
+            "; aliases: mistral, iquestcoder -> llama; gemma3 -> gemma3_text)", model_type);
   return NULL;
 }

@@ -17,8 +17,8 @@
 
 typedef struct llama_args {
   int64_t hidden, layers, inter, heads, kv_heads, head_dim, vocab;
-  double eps, rope_theta, rope_scale;
-  bool rope_traditional, tied, attn_bias, mlp_bias;
+  double eps;
+  bool tied, attn_bias, mlp_bias;
 } llama_args;
 
 typedef struct llama_layer {
@@ -31,7 +31,7 @@ typedef struct llama {
   mx_dtype dtype;
   lm_linear embed, head; /* head unused when tied */
   mx_array norm;         /* (D) */
-  mx_array rope_freqs;   /* (Dh/2) periods for mx_fast_rope, or NULL (base) */
+  lm_rope rope;
   llama_layer *L;
 } llama;
 
@@ -47,8 +47,6 @@ static mx_status parse_args(const cJSON *c, llama_args *a) {
       (st = lm_cfg_int(c, "num_key_value_heads", a->heads, &a->kv_heads, WHAT)) ||
       (st = lm_cfg_int(c, "head_dim", 0, &a->head_dim, WHAT)) ||
       (st = lm_cfg_float(c, "rms_norm_eps", 1e-6, &a->eps, WHAT)) ||
-      (st = lm_cfg_float(c, "rope_theta", 10000.0, &a->rope_theta, WHAT)) ||
-      (st = lm_cfg_bool(c, "rope_traditional", false, &a->rope_traditional, WHAT)) ||
       (st = lm_cfg_bool(c, "tie_word_embeddings", true, &a->tied, WHAT)) ||
       (st = lm_cfg_bool(c, "attention_bias", false, &a->attn_bias, WHAT)) ||
       (st = lm_cfg_bool(c, "mlp_bias", false, &a->mlp_bias, WHAT)))
@@ -71,56 +69,7 @@ static mx_status parse_args(const cJSON *c, llama_args *a) {
       return set_error(MX_ERR_UNSUPPORTED, WHAT ": layer type \"%s\" is not supported yet",
                        e->valuestring);
   }
-  a->rope_scale = 1.0;
   return MX_OK;
-}
-
-/* mlx-lm's initialize_rope for the types Llama checkpoints use: default and
- * linear (a position scale), llama3 (per-frequency periods). */
-static mx_status init_rope(const cJSON *c, llama *m) {
-  const cJSON *rs = cJSON_GetObjectItemCaseSensitive(c, "rope_scaling");
-  if (!rs || cJSON_IsNull(rs)) return MX_OK;
-  if (!cJSON_IsObject(rs)) return set_error(MX_ERR_FORMAT, WHAT ": rope_scaling must be an object");
-  const char *type = NULL;
-  mx_status st = lm_cfg_string(rs, "type", NULL, &type, WHAT " rope_scaling");
-  if (!st && !type) st = lm_cfg_string(rs, "rope_type", "default", &type, WHAT " rope_scaling");
-  if (st) return st;
-  if (strcmp(type, "default") == 0) return MX_OK;
-  double factor;
-  if (!cJSON_GetObjectItemCaseSensitive(rs, "factor"))
-    return set_error(MX_ERR_FORMAT, WHAT ": rope_scaling of type %s needs \"factor\"", type);
-  if ((st = lm_cfg_float(rs, "factor", 1.0, &factor, WHAT " rope_scaling"))) return st;
-  if (factor <= 0) return set_error(MX_ERR_FORMAT, WHAT ": rope_scaling factor must be > 0");
-  if (strcmp(type, "linear") == 0) {
-    m->a.rope_scale = 1.0 / factor;
-    return MX_OK;
-  }
-  if (strcmp(type, "llama3") != 0)
-    return set_error(MX_ERR_UNSUPPORTED, WHAT ": rope_scaling type \"%s\" is not supported yet "
-                     "(default, linear, llama3)", type);
-  double lo, hi, old;
-  if ((st = lm_cfg_float(rs, "low_freq_factor", 1.0, &lo, WHAT)) ||
-      (st = lm_cfg_float(rs, "high_freq_factor", 4.0, &hi, WHAT)) ||
-      (st = lm_cfg_float(rs, "original_max_position_embeddings", 8192, &old, WHAT)))
-    return st;
-  if (hi == lo) return set_error(MX_ERR_FORMAT, WHAT ": llama3 rope needs low != high freq factor");
-  /* Computed in float32 as mlx-lm does with mx arrays. */
-  int64_t n = m->a.head_dim / 2;
-  float *f = malloc((size_t)n * sizeof *f);
-  if (!f) return set_error(MX_ERR_OOM, "llama: out of memory");
-  float lo_w = (float)(old / lo), hi_w = (float)(old / hi);
-  for (int64_t i = 0; i < n; i++) {
-    float fr = powf((float)m->a.rope_theta, (float)(2 * i) / (float)m->a.head_dim);
-    float wl = 2.0f * (float)M_PI * fr;
-    float fi = wl > lo_w ? fr * (float)factor : fr;
-    bool medium = wl > hi_w && wl < lo_w;
-    float smooth = ((float)old / wl - (float)lo) / (float)(hi - lo);
-    float sf = fi / ((1.0f - smooth) / (float)factor + smooth);
-    f[i] = medium ? sf : fi;
-  }
-  m->rope_freqs = lm_own(mx_array_from_data(f, &n, 1, MX_FLOAT32));
-  free(f);
-  return m->rope_freqs ? MX_OK : mx_last_error_code();
 }
 
 static mx_array load_norm(lm_weights *w, const char *name, int64_t dim, mx_dtype dt) {
@@ -156,7 +105,7 @@ static void llama_destroy(void *impl) {
   lm_linear_free(&m->embed);
   lm_linear_free(&m->head);
   mx_array_free(m->norm);
-  mx_array_free(m->rope_freqs);
+  lm_rope_free(&m->rope);
   free(m);
 }
 
@@ -167,7 +116,7 @@ static void *llama_create(const cJSON *cfg, lm_weights *w, const lm_quant_cfg *q
     return NULL;
   }
   llama_args *a = &m->a;
-  if (parse_args(cfg, a) || init_rope(cfg, m)) goto fail;
+  if (parse_args(cfg, a) || lm_rope_init(&m->rope, cfg, a->head_dim, NULL, WHAT)) goto fail;
   m->L = calloc((size_t)a->layers, sizeof *m->L);
   if (!m->L) {
     set_error(MX_ERR_OOM, "llama: out of memory");
@@ -194,15 +143,16 @@ static void *llama_create(const cJSON *cfg, lm_weights *w, const lm_quant_cfg *q
     }
     mx_array base = mx_arange(0, (double)a->head_dim, 2, MX_FLOAT32);
     mx_array d = mx_array_scalar((double)a->head_dim, MX_FLOAT32);
-    mx_array th = mx_array_scalar(a->rope_theta, MX_FLOAT32);
+    mx_array th = mx_array_scalar(m->rope.base, MX_FLOAT32);
     mx_array ex = mx_divide(base, d);
     mx_array p = mx_power(th, ex);
     mx_array rf32 = mx_astype(rf, MX_FLOAT32);
-    mx_array_free(m->rope_freqs);
-    m->rope_freqs = lm_own(mx_multiply(p, rf32));
+    mx_array_free(m->rope.freqs);
+    m->rope.freqs = lm_own(mx_multiply(p, rf32));
+    m->rope.kind = LM_ROPE_FREQS;
     mx_array t[7] = {rf, base, d, th, ex, p, rf32};
     for (int i = 0; i < 7; i++) mx_array_free(t[i]);
-    if (!m->rope_freqs || mx_eval1(m->rope_freqs)) goto fail;
+    if (!m->rope.freqs || mx_eval1(m->rope.freqs)) goto fail;
   }
   int64_t D = a->hidden, Dh = a->head_dim, F = a->inter;
   for (int64_t i = 0; i < a->layers; i++) {
@@ -242,11 +192,6 @@ fail:
     var = set_t_;           \
   } while (0)
 
-static mx_array rope(const llama *m, mx_array x, int64_t offset) {
-  return mx_fast_rope(x, (int)m->a.head_dim, m->a.rope_traditional,
-                      (float)m->a.rope_theta, (float)m->a.rope_scale, offset, m->rope_freqs);
-}
-
 /* x (B, L, Hx*Dh) -> (B, Hx, L, Dh) */
 static mx_array heads_first(mx_array x, int64_t B, int64_t L, int64_t H, int64_t Dh) {
   int64_t s[4] = {B, L, H, Dh};
@@ -260,27 +205,15 @@ static mx_array heads_first(mx_array x, int64_t B, int64_t L, int64_t H, int64_t
 static mx_array attention(const llama *m, const llama_layer *l, mx_array x, lm_kv_cache *c) {
   const llama_args *a = &m->a;
   int64_t B = mx_array_dim(x, 0), L = mx_array_dim(x, 1), Dh = a->head_dim;
-  int64_t offset = c ? c->offset : 0;
   mx_array q = lm_linear_apply(&l->q, x); /* (B, L, Hq*Dh) */
   mx_array k = lm_linear_apply(&l->k, x); /* (B, L, Hkv*Dh) */
   mx_array v = lm_linear_apply(&l->v, x);
   SET(q, heads_first(q, B, L, a->heads, Dh)); /* (B, Hq, L, Dh) */
   SET(k, heads_first(k, B, L, a->kv_heads, Dh));
   SET(v, heads_first(v, B, L, a->kv_heads, Dh));
-  SET(q, rope(m, q, offset));
-  SET(k, rope(m, k, offset));
-  if (c) {
-    mx_array kc = NULL, vc = NULL; /* (B, Hkv, offset+L, Dh) */
-    lm_kv_update_and_fetch(c, k, v, &kc, &vc);
-    mx_array_free(k);
-    mx_array_free(v);
-    k = kc;
-    v = vc;
-  }
-  /* One new token sees everything: no mask, as mlx-lm's create_attention_mask. */
-  mx_sdpa_mask mode = L > 1 ? MX_SDPA_MASK_CAUSAL : MX_SDPA_MASK_NONE;
-  mx_array o = mx_fast_scaled_dot_product_attention(q, k, v, (float)(1.0 / sqrt((double)Dh)),
-                                                    mode, NULL, NULL); /* (B, Hq, L, Dh) */
+  SET(q, lm_rope_apply(&m->rope, q, c));
+  SET(k, lm_rope_apply(&m->rope, k, c));
+  mx_array o = lm_attend(c, q, k, v, (float)(1.0 / sqrt((double)Dh)), 0, NULL);
   mx_array_free(q);
   mx_array_free(k);
   mx_array_free(v);
