@@ -16,7 +16,8 @@ fi
 out=build-fuzz
 mkdir -p "$out/crashes"
 # Every library source except the CLI; cJSON/OpenBLAS/PCRE2 from Debian.
-srcs=$(find src -name '*.c' | sort)
+# The CPU library only: the CUDA backend's files need the CUDA toolkit.
+srcs=$(find src -name '*.c' -not -path 'src/backend/cuda/*' | sort)
 libs="-lopenblas -lcjson -lz -lm -lpthread"
 for lib in libpcre2-8 libutf8proc; do
   if pkg-config --exists "$lib"; then libs="$libs $(pkg-config --libs "$lib")"; fi

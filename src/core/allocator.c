@@ -227,6 +227,8 @@ mx_buffer *buffer_new(size_t nbytes) {
   b->release = NULL;
   b->release_ctx = NULL;
   b->borrowed = false;
+  b->dptr = NULL;
+  b->valid = BUF_HOST;
   return b;
 }
 
@@ -242,6 +244,8 @@ mx_buffer *buffer_borrow(void *ptr, size_t nbytes, void (*release)(void *), void
   b->release = release;
   b->release_ctx = ctx;
   b->borrowed = true;
+  b->dptr = NULL;
+  b->valid = BUF_HOST;
   return b;
 }
 
@@ -250,9 +254,10 @@ void buffer_retain(mx_buffer *b) { atomic_fetch_add_explicit(&b->refs, 1, memory
 void buffer_release(mx_buffer *b) {
   if (!b) return;
   if (atomic_fetch_sub_explicit(&b->refs, 1, memory_order_acq_rel) != 1) return;
+  if (b->dptr) buffer_free_device(b);
   if (b->borrowed) {
     if (b->release) b->release(b->release_ctx);
-  } else {
+  } else if (b->ptr) {
     mx_free(b->ptr, b->nbytes);
   }
   free(b);

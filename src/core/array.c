@@ -115,7 +115,7 @@ mx_array node_new(const mx_primitive *prim, mx_dtype dtype, const int64_t *shape
 
 mx_status array_alloc(mx_array out) {
   size_t nbytes = (size_t)out->size * mx_dtype_size(out->dtype);
-  out->buf = buffer_new(nbytes);
+  out->buf = exec_on_gpu() ? buffer_new_device(nbytes) : buffer_new(nbytes);
   if (!out->buf) return mx_last_error_code();
   row_major_strides(out->shape, out->ndim, out->strides);
   out->offset = 0;
@@ -134,6 +134,8 @@ mx_status array_alloc_donate(mx_array out, mx_array const *in, int nin) {
         x->buf->nbytes == nbytes) {
       buffer_retain(x->buf);
       out->buf = x->buf;
+      /* The kernel overwrites it on its own device: the other copy is stale. */
+      x->buf->valid = exec_on_gpu() ? BUF_DEVICE : BUF_HOST;
       row_major_strides(out->shape, out->ndim, out->strides);
       out->offset = 0;
       out->row_contiguous = true;
@@ -335,7 +337,7 @@ const void *mx_array_data(mx_array a) {
     if (mx_last_error_code() == MX_OK) set_error(MX_ERR_NULL_INPUT, "array_data: NULL array");
     return NULL;
   }
-  if (array_ensure_evaluated(a) < 0) return NULL;
+  if (array_ensure_host(a) < 0) return NULL;
   if (make_row_contiguous(a) < 0) return NULL;
   return array_ptr(a);
 }
@@ -350,7 +352,7 @@ static mx_status item_prep(const char *op, mx_array a) {
     return set_error(MX_ERR_SHAPE, "%s: array of shape %s has %lld elements, not 1", op,
                      fmt_shape(s, sizeof s, a->shape, a->ndim), (long long)a->size);
   }
-  return array_ensure_evaluated(a);
+  return array_ensure_host(a);
 }
 
 mx_status mx_array_item_double(mx_array a, double *out) {
@@ -391,7 +393,7 @@ mx_status mx_array_copy_to(mx_array a, void *dst, size_t capacity, mx_dtype dtyp
   if (capacity < need)
     return set_error(MX_ERR_INVALID_ARG, "array_copy_to: %zu bytes needed, capacity %zu", need,
                      capacity);
-  mx_status st = array_ensure_evaluated(a);
+  mx_status st = array_ensure_host(a);
   if (st < 0) return st;
   if (a->size) array_copy_to_row_major(a, dst, dtype);
   return MX_OK;

@@ -48,7 +48,15 @@ typedef struct mx_buffer {
   void (*release)(void *ctx);
   void *release_ctx;
   bool borrowed;
+  /* Device residency (CUDA builds, residency.c): the device copy, or NULL,
+   * and which copies hold the current contents (BUF_HOST | BUF_DEVICE).
+   * A buffer a GPU kernel wrote has no host memory (ptr NULL) until a host
+   * reader asks for it. */
+  void *dptr;
+  uint8_t valid;
 } mx_buffer;
+
+enum { BUF_HOST = 1, BUF_DEVICE = 2 };
 
 /* A new buffer from the caching allocator (NULL + MX_ERR_OOM on failure).
  * The memory is 64-byte aligned and uninitialized. */
@@ -56,6 +64,14 @@ mx_buffer *buffer_new(size_t nbytes);
 mx_buffer *buffer_borrow(void *ptr, size_t nbytes, void (*release)(void *), void *ctx);
 void buffer_retain(mx_buffer *b);
 void buffer_release(mx_buffer *b);
+
+/* A device-only buffer (GPU kernels' outputs; NULL + error without one). */
+mx_buffer *buffer_new_device(size_t nbytes);
+/* Make the host (device) copy current, allocating and copying as needed. */
+mx_status buffer_to_host(mx_buffer *b);
+mx_status buffer_to_device(mx_buffer *b);
+/* Releases the device copy (buffer_release calls it). */
+void buffer_free_device(mx_buffer *b);
 
 /* The raw allocator (used by buffer_new; kernels may use it for scratch). */
 void *mx_alloc(size_t nbytes); /* NULL + error on failure */
@@ -80,6 +96,34 @@ typedef struct mx_primitive {
   kernel_fn cpu;
   kernel_fn gpu; /* NULL until the CUDA backend provides it */
 } mx_primitive;
+
+/* ------------------------------------------------------------ GPU backend */
+
+/* What a GPU backend (src/backend/cuda) gives the core. Installed once, at
+ * the first gpu_get(), when the build has one and a device is present. */
+typedef struct gpu_backend {
+  const char *name;
+  int (*device_count)(void);
+  void *(*alloc)(size_t nbytes); /* NULL + error */
+  void (*free)(void *dptr, size_t nbytes);
+  /* Copies finish before returning (the host side may be reused at once). */
+  mx_status (*to_device)(void *dptr, const void *host, size_t nbytes);
+  mx_status (*to_host)(void *host, const void *dptr, size_t nbytes);
+  mx_status (*synchronize)(void);
+  /* The GPU kernel of a primitive, or NULL (the node then runs on the CPU). */
+  kernel_fn (*kernel_for)(const struct mx_primitive *p);
+} gpu_backend;
+
+/* The backend, or NULL when the build has none or no device is usable. */
+const gpu_backend *gpu_get(void);
+/* True while eval runs a GPU kernel on this thread (array_alloc then makes
+ * device buffers). */
+bool exec_on_gpu(void);
+/* Nodes asked to run on the GPU that ran on the CPU for lack of a kernel
+ * (a measure of backend coverage; see scripts/gpu-check.sh). */
+int64_t gpu_fallback_count(void);
+void gpu_note_fallback(void);
+void exec_set_gpu(bool on);
 
 /* ------------------------------------------------------------ arrays */
 
@@ -137,6 +181,10 @@ static inline void *array_ptr(mx_array a) {
   return (char *)a->buf->ptr + (size_t)a->offset * mx_dtype_size(a->dtype);
 }
 
+/* Device pointer of an evaluated array at its offset (GPU kernels). */
+static inline void *array_dptr(mx_array a) {
+  return (char *)a->buf->dptr + (size_t)a->offset * mx_dtype_size(a->dtype);
+}
 /* Row-major strides of a shape; returns the element count. */
 int64_t row_major_strides(const int64_t *shape, int ndim, int64_t *strides);
 /* True if the strides describe dense row-major data (size-1 dims ignored). */
@@ -160,6 +208,8 @@ void async_wait_idle(void);
 
 /* Evaluates one array (and its graph) if it is not yet. */
 mx_status array_ensure_evaluated(mx_array a);
+/* Evaluates it and makes its host copy current (for host readers). */
+mx_status array_ensure_host(mx_array a);
 
 /* ------------------------------------------------------------ shapes */
 

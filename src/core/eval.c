@@ -36,12 +36,32 @@ static bool vec_push(vec *s, mx_array a) {
   return true;
 }
 
+/* The kernel for a node: its stream's device, or the CPU when the GPU
+ * backend has no kernel for the primitive yet (counted, see
+ * gpu_fallback_count). Inputs are made current on that device first. */
 static mx_status run_node(mx_array a) {
-  kernel_fn k = a->stream.device.type == MX_GPU ? a->prim->gpu : a->prim->cpu;
+  bool gpu = a->stream.device.type == MX_GPU;
+  kernel_fn k = NULL;
+  if (gpu) {
+    const gpu_backend *g = gpu_get();
+    if (!g) return set_error(MX_ERR_DEVICE, "%s: no GPU in this build or machine", a->prim->name);
+    k = a->prim->gpu ? a->prim->gpu : g->kernel_for(a->prim);
+    if (!k) {
+      gpu = false;
+      gpu_note_fallback();
+    }
+  }
+  if (!k) k = a->prim->cpu;
   if (!k)
-    return set_error(MX_ERR_UNSUPPORTED, "%s: no %s kernel in this build", a->prim->name,
-                     a->stream.device.type == MX_GPU ? "GPU" : "CPU");
+    return set_error(MX_ERR_UNSUPPORTED, "%s: no CPU kernel in this build", a->prim->name);
+  for (int i = 0; i < a->nin; i++) {
+    mx_buffer *b = a->inputs[i]->buf;
+    mx_status st = !b ? MX_OK : gpu ? buffer_to_device(b) : buffer_to_host(b);
+    if (st < 0) return st;
+  }
+  exec_set_gpu(gpu);
   mx_status st = k(a, (mx_array const *)a->inputs, a->nin, a->params);
+  exec_set_gpu(false);
   if (st < 0) return st;
   if (!a->buf)
     return set_error(MX_ERR_INTERNAL, "%s: kernel returned without an output buffer",
@@ -128,6 +148,16 @@ mx_status mx_eval(const mx_array *arrays, size_t n) {
 
 mx_status mx_eval1(mx_array a) { return mx_eval(&a, 1); }
 mx_status array_ensure_evaluated(mx_array a) { return mx_eval(&a, 1); }
+mx_status array_ensure_host(mx_array a) {
+  mx_status st = mx_eval(&a, 1);
+  if (st < 0) return st;
+  if (!a->buf || (a->buf->valid & BUF_HOST)) return MX_OK;
+  /* Under the eval lock: a concurrent async eval may be moving it too. */
+  pthread_mutex_lock(&eval_lock);
+  st = a->buf ? buffer_to_host(a->buf) : MX_OK;
+  pthread_mutex_unlock(&eval_lock);
+  return st;
+}
 mx_status mx_array_wait(mx_array a) { return mx_eval(&a, 1); }
 
 /* ---- async ---- */

@@ -28,7 +28,7 @@ mx_status cpu_contiguous(mx_array out, mx_array const *in, int nin, const void *
 
 /* A reshape is a view when the input's strides allow it: each output dim
  * must map onto a run of input dims that are contiguous with each other. */
-static bool reshape_strides(mx_array x, const int64_t *shape, int ndim, int64_t *out) {
+bool reshape_view_strides(mx_array x, const int64_t *shape, int ndim, int64_t *out) {
   if (x->row_contiguous) {
     row_major_strides(shape, ndim, out);
     return true;
@@ -81,7 +81,7 @@ mx_status cpu_reshape(mx_array out, mx_array const *in, int nin, const void *par
   (void)params;
   mx_array x = in[0];
   int64_t strides[MX_MAX_NDIM];
-  if (out->size > 0 && reshape_strides(x, out->shape, out->ndim, strides)) {
+  if (out->size > 0 && reshape_view_strides(x, out->shape, out->ndim, strides)) {
     array_set_view(out, x, strides, x->offset);
     return MX_OK;
   }

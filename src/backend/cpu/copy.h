@@ -16,4 +16,7 @@ mx_status cpu_transpose(mx_array out, mx_array const *in, int nin, const void *p
 mx_status cpu_broadcast(mx_array out, mx_array const *in, int nin, const void *params);
 mx_status cpu_as_strided(mx_array out, mx_array const *in, int nin, const void *params);
 mx_status cpu_view(mx_array out, mx_array const *in, int nin, const void *params);
+/* Strides that make `shape` a view of x (true), or false when x's layout
+ * needs a copy (shared with the GPU reshape). */
+bool reshape_view_strides(mx_array x, const int64_t *shape, int ndim, int64_t *out);
 #endif
