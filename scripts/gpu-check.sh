@@ -17,4 +17,6 @@ cmake --build "$build" -j"$(nproc)" > "$build.build.log" 2>&1 \
 echo "== test_cuda (GPU against CPU)"
 MLXC_SOURCE_DIR=$src "$build/tests/test_cuda" | tail -20
 echo "== ctest, GPU as the default device"
-ctest --test-dir "$build" -j8 --output-on-failure ${CTEST_ARGS:-} 2>&1 | tail -25
+ctest --test-dir "$build" -j8 --output-on-failure ${CTEST_ARGS:-} > "$build.ctest.log" 2>&1
+grep -E "^FAIL|tests passed|tests failed|\(Failed\)|Test +#" "$build.ctest.log" | grep -v " Passed" | head -60
+echo "(full log: $build.ctest.log)"

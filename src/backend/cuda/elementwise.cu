@@ -139,7 +139,12 @@ __device__ __forceinline__ float un(int op, float x) {
     case CU_SQRT: return sqrtf(x);
     case CU_RSQRT: return rsqrtf(x);
     case CU_SQUARE: return x * x;
-    case CU_SIGMOID: return 1.0f / (1.0f + expf(-x));
+    case CU_SIGMOID: {
+      // exp(-|x|) never overflows; both tails keep full relative precision
+      // (the CPU backend's formula).
+      float e = expf(-fabsf(x));
+      return x < 0 ? e / (1.0f + e) : 1.0f / (1.0f + e);
+    }
     case CU_TANH: return tanhf(x);
     case CU_SIN: return sinf(x);
     case CU_COS: return cosf(x);
