@@ -13,7 +13,7 @@
  *     output's last place;
  *   - matmul f32 within 1e-5 * sqrt(K) relative to the row's |A||B| scale
  *     (summation order differs; cuBLAS runs in plain f32, no TF32).
- * Then a real graph: kjv-small greedy tokens on the GPU equal the CPU's,
+ * Then a real graph: stories260K greedy tokens on the GPU equal the CPU's,
  * with whatever the GPU lacks running on the CPU in between (residency). */
 #include <math.h>
 #include <stdio.h>
@@ -153,31 +153,41 @@ static int collect(void *user, int32_t tok, mx_array lp) {
   return 0;
 }
 
+/* stories260K is float32: the GPU's different summation order moves its
+ * logits by ~1e-6 relative, far below its greedy margins, so the tokens must
+ * be identical. (A bf16 model could legitimately flip a near-tie.) */
 static void check_lm(void) {
-  const char *src = getenv("MLXC_SOURCE_DIR");
+  const char *td = getenv("MLXC_TESTDATA");
   char path[1024];
-  snprintf(path, sizeof path, "%s/models/kjv-small", src ? src : ".");
+  snprintf(path, sizeof path, "%s/models/stories260K/stories260K.gguf",
+           td ? td : "../shared/testdata");
   ids got[2] = {{.n = 0}, {.n = 0}};
-  int32_t prompt[6] = {1, 40, 41, 42, 43, 44};
+  int32_t prompt[1] = {1};
   for (int k = 0; k < 2; k++) {
     mx_set_default_device(k == 0 ? cpu : gpu);
     mx_lm_model *m = mx_lm_load(path);
     CHECK_MSG(m != NULL, mx_last_error());
     if (!m) return;
     mx_lm_generate_params p = mx_lm_generate_default_params();
-    p.max_tokens = 24;
+    p.max_tokens = 40;
     p.callback = collect;
     p.user = &got[k];
     int32_t none = -1;
     p.eos_ids = &none;
     p.n_eos_ids = 1;
-    CHECK_MSG(mx_lm_generate(m, prompt, 6, &p, NULL, NULL) == MX_OK, mx_last_error());
+    CHECK_MSG(mx_lm_generate(m, prompt, 1, &p, NULL, NULL) == MX_OK, mx_last_error());
     mx_lm_free(m);
   }
   mx_set_default_device(gpu);
-  int same = got[0].n == got[1].n && got[0].n == 24;
+  int same = got[0].n == got[1].n && got[0].n == 40;
   for (int i = 0; same && i < got[0].n; i++) same = got[0].v[i] == got[1].v[i];
-  CHECK_MSG(same, "kjv-small greedy tokens on GPU equal the CPU's");
+  if (!same)
+    for (int i = 0; i < got[0].n && i < got[1].n; i++)
+      if (got[0].v[i] != got[1].v[i]) {
+        printf("   first difference at token %d: cpu %d gpu %d\n", i, got[0].v[i], got[1].v[i]);
+        break;
+      }
+  CHECK_MSG(same, "stories260K greedy tokens on GPU equal the CPU's");
 }
 
 int main(void) {

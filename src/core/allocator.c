@@ -143,6 +143,18 @@ void mx_free(void *ptr, size_t nbytes) {
 
 /* ---- public counters ---- */
 
+/* Device memory counts in the same active/peak figures (residency.c). */
+void memory_account_device(size_t nbytes, bool add) {
+  pthread_mutex_lock(&mem_lock);
+  if (add) {
+    active_bytes += nbytes;
+    if (active_bytes > peak_bytes) peak_bytes = active_bytes;
+  } else {
+    active_bytes -= nbytes < active_bytes ? nbytes : active_bytes;
+  }
+  pthread_mutex_unlock(&mem_lock);
+}
+
 size_t mx_memory_active(void) {
   pthread_mutex_lock(&mem_lock);
   size_t v = active_bytes;

@@ -72,6 +72,9 @@ mx_status buffer_to_host(mx_buffer *b);
 mx_status buffer_to_device(mx_buffer *b);
 /* Releases the device copy (buffer_release calls it). */
 void buffer_free_device(mx_buffer *b);
+/* Device bytes allocated (add) or released, counted in mx_memory_active /
+ * mx_memory_peak with the host's. */
+void memory_account_device(size_t nbytes, bool add);
 
 /* The raw allocator (used by buffer_new; kernels may use it for scratch). */
 void *mx_alloc(size_t nbytes); /* NULL + error on failure */

@@ -12,6 +12,7 @@
  * either finds the work done or does it.
  */
 #include <pthread.h>
+#include <stdio.h>
 #include <stdlib.h>
 
 #include "core.h"
@@ -34,6 +35,13 @@ static bool vec_push(vec *s, mx_array a) {
   }
   s->v[s->len++] = a;
   return true;
+}
+
+/* MLXC_GPU_TRACE=1 prints where each GPU-stream node ran (coverage). */
+static bool gpu_trace(void) {
+  static int on = -1;
+  if (on < 0) on = getenv("MLXC_GPU_TRACE") != NULL;
+  return on;
 }
 
 /* The kernel for a node: its stream's device, or the CPU when the GPU
@@ -59,6 +67,9 @@ static mx_status run_node(mx_array a) {
     mx_status st = !b ? MX_OK : gpu ? buffer_to_device(b) : buffer_to_host(b);
     if (st < 0) return st;
   }
+  if (a->stream.device.type == MX_GPU && gpu_trace())
+    fprintf(stderr, "mlxc gpu trace: %-28s %s %s\n", a->prim->name, mx_dtype_name(a->dtype),
+            gpu ? "gpu" : "cpu (no GPU kernel)");
   exec_set_gpu(gpu);
   mx_status st = k(a, (mx_array const *)a->inputs, a->nin, a->params);
   exec_set_gpu(false);

@@ -50,6 +50,7 @@ mx_buffer *buffer_new_device(size_t nbytes) {
     free(b);
     return NULL;
   }
+  memory_account_device(nbytes, true);
   atomic_init(&b->refs, 1);
   b->nbytes = nbytes;
   b->valid = BUF_DEVICE;
@@ -77,6 +78,7 @@ mx_status buffer_to_device(mx_buffer *b) {
   if (!b->dptr) {
     b->dptr = g->alloc(b->nbytes ? b->nbytes : 1);
     if (!b->dptr) return mx_last_error_code();
+    memory_account_device(b->nbytes, true);
   }
   mx_status st = g->to_device(b->dptr, b->ptr, b->nbytes);
   if (st < 0) return st;
@@ -86,6 +88,9 @@ mx_status buffer_to_device(mx_buffer *b) {
 
 void buffer_free_device(mx_buffer *b) {
   const gpu_backend *g = gpu_get();
-  if (g && b->dptr) g->free(b->dptr, b->nbytes ? b->nbytes : 1);
+  if (g && b->dptr) {
+    g->free(b->dptr, b->nbytes ? b->nbytes : 1);
+    memory_account_device(b->nbytes, false);
+  }
   b->dptr = NULL;
 }

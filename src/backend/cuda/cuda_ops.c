@@ -13,6 +13,9 @@
 static mx_status run_binary(mx_array out, mx_array const *in, int op) {
   mx_dtype it = in[0]->dtype;
   if (!cu_elementwise_dtype_ok(it) || in[1]->dtype != it) return MX_ERR_UNSUPPORTED;
+  /* Integer powers (exact, wrapping, 0 for negative exponents) stay on the
+   * CPU until the GPU has an integer power loop. */
+  if (op == CU_POW && !mx_dtype_is_floating(it)) return MX_ERR_UNSUPPORTED;
   mx_status st = array_alloc(out);
   if (st < 0) return st;
   cu_layout L;

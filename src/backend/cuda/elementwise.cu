@@ -130,30 +130,35 @@ __global__ void compare_kernel(int op, bool *out, const T *a, const T *b, cu_lay
   }
 }
 
-__device__ __forceinline__ float un(int op, float x) {
+// Transcendentals in double, rounded once to float: within an ulp of the
+// correctly rounded result, like the CPU backend's libm (CUDA's float
+// versions are off by up to 2 ulp). Elementwise ops are memory-bound, so
+// the double arithmetic costs no time that matters.
+__device__ __forceinline__ float un(int op, float xf) {
+  double x = xf;
   switch (op) {
-    case CU_NEG: return -x;
-    case CU_ABS: return fabsf(x);
-    case CU_EXP: return expf(x);
-    case CU_LOG: return logf(x);
-    case CU_SQRT: return sqrtf(x);
-    case CU_RSQRT: return rsqrtf(x);
-    case CU_SQUARE: return x * x;
+    case CU_NEG: return -xf;
+    case CU_ABS: return fabsf(xf);
+    case CU_EXP: return (float)exp(x);
+    case CU_LOG: return (float)log(x);
+    case CU_SQRT: return sqrtf(xf);
+    case CU_RSQRT: return (float)(1.0 / sqrt(x));
+    case CU_SQUARE: return xf * xf;
     case CU_SIGMOID: {
       // exp(-|x|) never overflows; both tails keep full relative precision
       // (the CPU backend's formula).
-      float e = expf(-fabsf(x));
-      return x < 0 ? e / (1.0f + e) : 1.0f / (1.0f + e);
+      double e = exp(-fabs(x));
+      return (float)(x < 0 ? e / (1.0 + e) : 1.0 / (1.0 + e));
     }
-    case CU_TANH: return tanhf(x);
-    case CU_SIN: return sinf(x);
-    case CU_COS: return cosf(x);
-    case CU_RECIP: return 1.0f / x;
-    case CU_ERF: return erff(x);
-    case CU_LOG1P: return log1pf(x);
-    case CU_EXPM1: return expm1f(x);
+    case CU_TANH: return (float)tanh(x);
+    case CU_SIN: return (float)sin(x);
+    case CU_COS: return (float)cos(x);
+    case CU_RECIP: return 1.0f / xf;
+    case CU_ERF: return (float)erf(x);
+    case CU_LOG1P: return (float)log1p(x);
+    case CU_EXPM1: return (float)expm1(x);
   }
-  return x;
+  return xf;
 }
 
 template <typename T>
