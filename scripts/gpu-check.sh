@@ -15,7 +15,7 @@ cmake -S "$src" -B "$build" -DMLXC_CUDA=ON -DCMAKE_BUILD_TYPE=Release ${CMAKE_AR
 cmake --build "$build" -j"$(nproc)" > "$build.build.log" 2>&1 \
   || { grep -E "error|undefined" "$build.build.log" | head -40; exit 1; }
 echo "== test_cuda (GPU against CPU)"
-MLXC_SOURCE_DIR=$src "$build/tests/test_cuda" | tail -20
+MLXC_SOURCE_DIR=$src MLXC_TESTDATA=${MLXC_TESTDATA:-$src/../shared/testdata} "$build/tests/test_cuda" | tail -20
 echo "== ctest, GPU as the default device"
 ctest --test-dir "$build" -j8 --output-on-failure ${CTEST_ARGS:-} > "$build.ctest.log" 2>&1
 grep -E "^FAIL|tests passed|tests failed|\(Failed\)|Test +#" "$build.ctest.log" | grep -v " Passed" | head -60

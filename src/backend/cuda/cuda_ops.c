@@ -16,7 +16,9 @@ static mx_status run_binary(mx_array out, mx_array const *in, int op) {
   /* Integer powers (exact, wrapping, 0 for negative exponents) stay on the
    * CPU until the GPU has an integer power loop. */
   if (op == CU_POW && !mx_dtype_is_floating(it)) return MX_ERR_UNSUPPORTED;
-  mx_status st = array_alloc(out);
+  /* An input nobody else holds, of out's size and layout, is overwritten in
+   * place: each thread reads element i before writing it. */
+  mx_status st = out->dtype == it ? array_alloc_donate(out, in, 2) : array_alloc(out);
   if (st < 0) return st;
   cu_layout L;
   cuda_layout_of(&L, out, in, 2);
