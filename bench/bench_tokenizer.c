@@ -69,9 +69,9 @@ int main(int argc, char **argv) {
   for (int i = 0; i < 4; i++) {
     char p[1024];
     snprintf(p, sizeof p, "%s/%s", dir, which[i][1]);
-    double t0 = now_sec();
+    double t0 = now_sec(), c0 = cpu_sec();
     mx_tokenizer *t = mx_tokenizer_load(p);
-    double t1 = now_sec();
+    double t1 = now_sec(), c1 = cpu_sec();
     if (!t) {
       printf("%-9s load failed: %s\n", which[i][0], mx_last_error());
       continue;
@@ -94,7 +94,8 @@ int main(int argc, char **argv) {
         double d0 = cpu_sec();
         mx_tokenizer_decode(t, ids, nid, false, &back, &bl);
         double d1 = cpu_sec();
-        printf("%-9s load %6.3f s  decode %6.1f MB/s cpu  ", which[i][0], t1 - t0, bl / 1e6 / (d1 - d0));
+        printf("%-9s load %6.3f s (%5.3f cpu)  decode %6.1f MB/s cpu  ", which[i][0], t1 - t0, c1 - c0,
+               bl / 1e6 / (d1 - d0));
         free(back);
       }
       free(ids);

@@ -1,6 +1,9 @@
 /* libFuzzer target for the tokenizers. The first byte picks what the rest is:
  *   0: a tokenizer.json (loaded, then used on a few fixed strings);
  *   1: a GGUF vocabulary (loaded, then used likewise);
+ *   2: a tiktoken rank file; 3: GPT-2 encoder.json, a NUL byte, vocab.bpe;
+ *   4: a WordPiece vocab.txt, a NUL byte, tokenizer_config.json;
+ *   5: a SentencePiece tokenizer.model (protobuf) — all loaded and used;
  *   else: text for real tokenizers (qwen3, llama2, gemma3 from
  *         ../shared/testdata when present, and the bert-bge GGUF), encoded,
  *         decoded, its bytes also read as ids to decode and stream.
@@ -12,6 +15,15 @@
 #include <string.h>
 
 #include "mlxc/mlxc.h"
+
+/* The loaders behind mx_tokenizer_load for these formats take bytes
+ * (src/text/tokenizer_internal.h; the fuzz build links every source). */
+mx_tokenizer *tok_load_tiktoken(const char *bytes, size_t n, const char *name, int num_languages);
+mx_tokenizer *tok_load_gpt2(const char *encoder, size_t en, const char *merges, size_t mn,
+                            const char *name);
+mx_tokenizer *tok_load_vocab_txt(const char *bytes, size_t n, const char *config, size_t cn,
+                                 const char *name);
+mx_tokenizer *tok_load_spm_model(const void *bytes, size_t n, const char *name);
 
 static mx_tokenizer *real[4];
 static int nreal;
@@ -68,9 +80,22 @@ static void exercise(mx_tokenizer *t, const char *text, size_t len, const uint8_
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   if (size == 0) return 0;
-  if (data[0] == 0 || data[0] == 1) {
-    mx_tokenizer *t = data[0] == 0 ? mx_tokenizer_load_json((const char *)data + 1, size - 1, NULL, 0, "fuzz")
-                                   : mx_tokenizer_load_gguf_memory(data + 1, size - 1, "fuzz");
+  if (data[0] <= 5) {
+    const char *b = (const char *)data + 1;
+    size_t n = size - 1;
+    const char *nul = memchr(b, 0, n);
+    size_t n1 = nul ? (size_t)(nul - b) : n;
+    const char *b2 = nul ? nul + 1 : "";
+    size_t n2 = nul ? n - n1 - 1 : 0;
+    mx_tokenizer *t = NULL;
+    switch (data[0]) {
+    case 0: t = mx_tokenizer_load_json(b, n, NULL, 0, "fuzz"); break;
+    case 1: t = mx_tokenizer_load_gguf_memory(b, n, "fuzz"); break;
+    case 2: t = tok_load_tiktoken(b, n, "fuzz", 1 + (int)(n % 100)); break;
+    case 3: t = tok_load_gpt2(b, n1, b2, n2, "fuzz"); break;
+    case 4: t = tok_load_vocab_txt(b, n1, b2, n2, "fuzz"); break;
+    default: t = tok_load_spm_model(b, n, "fuzz"); break;
+    }
     if (t) {
       static const char *probe[] = {"Hello world", " \t\n", "\xe4\xb8\xad\xf0\x9f\x98\x80 x", "\xff"};
       for (int i = 0; i < 4; i++) exercise(t, probe[i], strlen(probe[i]), data, size);

@@ -490,6 +490,14 @@ static void api_and_errors(void) {
   CHECK(mx_tokenizer_load_json("{\"model\":", 9, NULL, 0, "x.json") == NULL && err_is(MX_ERR_FORMAT, "x.json"));
   const char *u = "{\"model\":{\"type\":\"WordLevel\",\"vocab\":{\"a\":0}},\"pre_tokenizer\":{\"type\":\"UnicodeScripts\"}}";
   CHECK(mx_tokenizer_load_json(u, strlen(u), NULL, 0, "u") == NULL && err_is(MX_ERR_UNSUPPORTED, "UnicodeScripts"));
+  /* Replace decoder with a Regex (HF: every match of the regex replaced by
+   * content in each token, then the tokens are concatenated). */
+  const char *rd = "{\"model\":{\"type\":\"WordLevel\",\"vocab\":{\"a__b\":0,\"c_\":1},\"unk_token\":\"c_\"},"
+                   "\"decoder\":{\"type\":\"Replace\",\"pattern\":{\"Regex\":\"_+\"},\"content\":\" \"}}";
+  mx_tokenizer *r = mx_tokenizer_load_json(rd, strlen(rd), NULL, 0, "rd");
+  CHECK_MSG(r != NULL, mx_last_error());
+  if (r) CHECK(dec_is(r, IDS(0, 1, 0), false, "a bc a b"));
+  mx_tokenizer_free(r);
   const char *bv = "{\"model\":{\"type\":\"BPE\",\"vocab\":{\"a\":-4},\"merges\":[]}}";
   CHECK(mx_tokenizer_load_json(bv, strlen(bv), NULL, 0, "bv") == NULL && err_is(MX_ERR_FORMAT, "model.vocab"));
   const char *br = "{\"model\":{\"type\":\"WordLevel\",\"vocab\":{\"a\":0}},\"pre_tokenizer\":{\"type\":\"Split\","

@@ -8,7 +8,19 @@
  *     and generation_config.json (eos_token_id, int or list) when present;
  *   - a GGUF vocabulary (`tokenizer.ggml.*`: llama (SentencePiece BPE with
  *     scores), gpt2 (byte-level BPE; pre-tokenizer from tokenizer.ggml.pre),
- *     bert (WordPiece), t5 (Unigram)).
+ *     bert (WordPiece), t5 (Unigram));
+ *   - a SentencePiece tokenizer.model (BPE: LlamaTokenizerFast's pipeline,
+ *     adding BOS; Unigram: charsmap + Metaspace, adding nothing);
+ *   - GPT-2's encoder.json + vocab.bpe (GPT2TokenizerFast; <|endoftext|>
+ *     special);
+ *   - a WordPiece vocab.txt (BertTokenizerFast; do_lower_case, strip_accents,
+ *     tokenize_chinese_chars and the special token names from the folder's
+ *     tokenizer_config.json, lowercasing by default);
+ *   - a tiktoken rank file ("base64 rank" lines) as Whisper uses it: its
+ *     special tokens (<|endoftext|>, <|startoftranscript|>, languages,
+ *     tasks, <|notimestamps|>, <|0.00|>..<|30.00|>) get ids from the rank
+ *     count on, as openai/whisper numbers them; they are matched in text
+ *     like HF added tokens (tiktoken itself would refuse such text).
  *
  * Text to encode is UTF-8. Invalid UTF-8 is decoded as Python's
  * bytes.decode("utf-8", "replace") does (each maximal invalid subpart becomes
@@ -42,9 +54,15 @@ extern "C" {
 
 typedef struct mx_tokenizer mx_tokenizer;
 
-/* `path`: a model folder (tokenizer.json, else a single *.gguf inside), a
- * tokenizer.json, or a .gguf file. */
+/* `path`: a model folder (the first found of tokenizer.json,
+ * tokenizer.model, encoder.json + vocab.bpe, vocab.txt, a *.tiktoken, a
+ * *.gguf), or one such file: a .gguf (by its magic), *.tiktoken (Whisper
+ * specials for 99 languages), *.model, encoder.json or vocab.bpe (the other
+ * one beside it), *.txt (WordPiece), anything else as a tokenizer.json. */
 mx_tokenizer *mx_tokenizer_load(const char *path);
+/* A Whisper tiktoken file with the special tokens of num_languages
+ * languages: 99 for Whisper v1/v2 models, 100 for large-v3 (<= 0: 99). */
+mx_tokenizer *mx_tokenizer_load_tiktoken(const char *path, int num_languages);
 /* tokenizer.json bytes in memory (need not be NUL-terminated); the optional
  * config texts may be NULL. `name` is used in messages. */
 mx_tokenizer *mx_tokenizer_load_json(const char *json, size_t len, const char *config_json,

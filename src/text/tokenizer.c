@@ -157,6 +157,118 @@ static mx_tokenizer *load_json_file(const char *path, const char *dir) {
   return t;
 }
 
+static bool is_file(const char *p) {
+  struct stat st;
+  return stat(p, &st) == 0 && S_ISREG(st.st_mode);
+}
+
+static const char *base_name(const char *p) {
+  const char *s = strrchr(p, '/');
+  return s ? s + 1 : p;
+}
+
+/* dir + "/" + file, malloc'ed. */
+static char *join(const char *dir, const char *file) {
+  size_t n = strlen(dir) + strlen(file) + 2;
+  char *p = malloc(n);
+  if (p) snprintf(p, n, "%s/%s", dir, file);
+  return p;
+}
+
+static char *dir_of(const char *path) {
+  char *dir = strdup(path);
+  if (!dir) return NULL;
+  char *slash = strrchr(dir, '/');
+  if (slash) *slash = 0;
+  else strcpy(dir, ".");
+  return dir;
+}
+
+static mx_tokenizer *load_tiktoken_file(const char *path, int num_languages) {
+  size_t n;
+  char *b = read_file(path, &n, false);
+  if (!b) return NULL;
+  mx_tokenizer *t = tok_load_tiktoken(b, n, path, num_languages);
+  free(b);
+  return t;
+}
+
+static mx_tokenizer *load_spm_file(const char *path) {
+  size_t n;
+  char *b = read_file(path, &n, false);
+  if (!b) return NULL;
+  mx_tokenizer *t = tok_load_spm_model(b, n, path);
+  free(b);
+  return t;
+}
+
+/* encoder.json + vocab.bpe of GPT-2, both in dir. */
+static mx_tokenizer *load_gpt2_dir(const char *dir) {
+  char *pe = join(dir, "encoder.json"), *pm = join(dir, "vocab.bpe");
+  size_t en = 0, mn = 0;
+  char *e = pe ? read_file(pe, &en, false) : NULL;
+  char *m = e && pm ? read_file(pm, &mn, false) : NULL;
+  mx_tokenizer *t = m ? tok_load_gpt2(e, en, m, mn, pe) : NULL;
+  free(e);
+  free(m);
+  free(pe);
+  free(pm);
+  return t;
+}
+
+static mx_tokenizer *load_vocab_txt(const char *path, const char *dir) {
+  size_t n, cn = 0;
+  char *b = read_file(path, &n, false);
+  if (!b) return NULL;
+  char *pc = join(dir, "tokenizer_config.json");
+  char *cfg = pc ? read_file(pc, &cn, true) : NULL;
+  mx_tokenizer *t = tok_load_vocab_txt(b, n, cfg, cn, path);
+  free(b);
+  free(cfg);
+  free(pc);
+  return t;
+}
+
+/* A folder: the first of tokenizer.json, tokenizer.model, encoder.json +
+ * vocab.bpe, vocab.txt, *.tiktoken, *.gguf. */
+static mx_tokenizer *load_dir(const char *path) {
+  static const char *const files[] = {"tokenizer.json", "tokenizer.model", "encoder.json", "vocab.txt"};
+  for (int i = 0; i < 4; i++) {
+    char *p = join(path, files[i]);
+    if (!p) {
+      set_error(MX_ERR_OOM, "mx_tokenizer_load: out of memory");
+      return NULL;
+    }
+    bool here = is_file(p);
+    mx_tokenizer *t = NULL;
+    if (here) {
+      if (i == 0) t = load_json_file(p, path);
+      else if (i == 1) t = load_spm_file(p);
+      else if (i == 2) t = load_gpt2_dir(path);
+      else t = load_vocab_txt(p, path);
+    }
+    free(p);
+    if (here) return t;
+  }
+  static const char *const exts[] = {".tiktoken", ".gguf"};
+  for (int k = 0; k < 2; k++) {
+    DIR *d = opendir(path);
+    struct dirent *e;
+    char *found = NULL;
+    while (d && !found && (e = readdir(d)) != NULL)
+      if (has_suffix(e->d_name, exts[k])) found = join(path, e->d_name);
+    if (d) closedir(d);
+    if (found) {
+      mx_tokenizer *t = k == 0 ? load_tiktoken_file(found, 0) : tok_load_gguf(NULL, 0, found, found);
+      free(found);
+      return t;
+    }
+  }
+  set_error(MX_ERR_IO, "mx_tokenizer_load: %s has no tokenizer.json, tokenizer.model, encoder.json, "
+                       "vocab.txt, .tiktoken or .gguf file", path);
+  return NULL;
+}
+
 mx_tokenizer *mx_tokenizer_load(const char *path) {
   if (!path) {
     set_error(MX_ERR_INVALID_ARG, "mx_tokenizer_load: path is NULL");
@@ -167,36 +279,7 @@ mx_tokenizer *mx_tokenizer_load(const char *path) {
     set_error(MX_ERR_IO, "mx_tokenizer_load: cannot open %s: %s", path, strerror(errno));
     return NULL;
   }
-  if (S_ISDIR(st.st_mode)) {
-    size_t pl = strlen(path);
-    char *p = malloc(pl + 300);
-    if (!p) {
-      set_error(MX_ERR_OOM, "mx_tokenizer_load: out of memory");
-      return NULL;
-    }
-    snprintf(p, pl + 300, "%s/tokenizer.json", path);
-    mx_tokenizer *t = NULL;
-    if (stat(p, &st) == 0) {
-      t = load_json_file(p, path);
-    } else {
-      DIR *d = opendir(path);
-      struct dirent *e;
-      bool found = false;
-      while (d && (e = readdir(d)) != NULL) {
-        if (has_suffix(e->d_name, ".gguf") && strlen(e->d_name) < 250) {
-          snprintf(p, pl + 300, "%s/%s", path, e->d_name);
-          found = true;
-          break;
-        }
-      }
-      if (d) closedir(d);
-      if (found) t = tok_load_gguf(NULL, 0, p, p);
-      else
-        set_error(MX_ERR_IO, "mx_tokenizer_load: %s has no tokenizer.json and no .gguf file", path);
-    }
-    free(p);
-    return t;
-  }
+  if (S_ISDIR(st.st_mode)) return load_dir(path);
   FILE *f = fopen(path, "rb");
   char magic[4] = {0};
   if (f) {
@@ -204,15 +287,28 @@ mx_tokenizer *mx_tokenizer_load(const char *path) {
     fclose(f);
   }
   if (memcmp(magic, "GGUF", 4) == 0) return tok_load_gguf(NULL, 0, path, path);
-  /* tokenizer.json: its folder may hold the configs. */
-  char *dir = strdup(path);
-  if (!dir) return NULL;
-  char *slash = strrchr(dir, '/');
-  if (slash) *slash = 0;
-  else strcpy(dir, ".");
-  mx_tokenizer *t = load_json_file(path, dir);
+  const char *bn = base_name(path);
+  if (has_suffix(bn, ".tiktoken")) return load_tiktoken_file(path, 0);
+  if (has_suffix(bn, ".model")) return load_spm_file(path);
+  char *dir = dir_of(path);
+  if (!dir) {
+    set_error(MX_ERR_OOM, "mx_tokenizer_load: out of memory");
+    return NULL;
+  }
+  mx_tokenizer *t;
+  if (!strcmp(bn, "encoder.json") || !strcmp(bn, "vocab.bpe")) t = load_gpt2_dir(dir);
+  else if (has_suffix(bn, ".txt")) t = load_vocab_txt(path, dir);
+  else t = load_json_file(path, dir); /* tokenizer.json: its folder may hold the configs */
   free(dir);
   return t;
+}
+
+mx_tokenizer *mx_tokenizer_load_tiktoken(const char *path, int num_languages) {
+  if (!path) {
+    set_error(MX_ERR_INVALID_ARG, "mx_tokenizer_load_tiktoken: path is NULL");
+    return NULL;
+  }
+  return load_tiktoken_file(path, num_languages);
 }
 
 mx_tokenizer *mx_tokenizer_load_json(const char *json, size_t len, const char *config,

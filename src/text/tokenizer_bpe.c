@@ -42,6 +42,27 @@ bool tk_model_set_token(model *m, int32_t id, const char *s, size_t len) {
   return tk_strmap_put(&m->vocab, s, len, id);
 }
 
+bool tk_model_reserve(model *m, size_t ntok, size_t bytes) {
+  if (ntok > INT32_MAX || bytes > UINT32_MAX / 4) return false;
+  if (ntok > m->nid) {
+    uint32_t *no = realloc(m->id_off, ntok * sizeof *no);
+    if (!no) return false;
+    m->id_off = no;
+    uint32_t *nl = realloc(m->id_len, ntok * sizeof *nl);
+    if (!nl) return false;
+    m->id_len = nl;
+    for (size_t i = m->nid; i < ntok; i++) m->id_len[i] = UINT32_MAX;
+    m->nid = ntok;
+  }
+  if (bytes > m->tpool_cap) {
+    char *np = realloc(m->tpool, bytes);
+    if (!np) return false;
+    m->tpool = np;
+    m->tpool_cap = bytes;
+  }
+  return tk_strmap_reserve(&m->vocab, ntok, bytes);
+}
+
 const char *tk_model_token(const model *m, int32_t id, size_t *len) {
   if (id < 0 || (size_t)id >= m->nid || m->id_len[id] == UINT32_MAX) return NULL;
   if (len) *len = m->id_len[id];
@@ -95,6 +116,49 @@ bool tk_model_add_merge(model *m, const char *a, size_t la, const char *b, size_
   uint64_t key = (uint64_t)(uint32_t)ia << 32 | (uint32_t)ib, old;
   if (tk_u64map_get(&m->merges, key, &old)) return true; /* first (best) rank wins */
   return tk_u64map_put(&m->merges, key, (uint64_t)(uint32_t)rank << 32 | (uint32_t)id);
+}
+
+bool tk_model_add_merges(model *m, size_t n, const char *const *a, const size_t *la,
+                         const char *const *b, const size_t *lb, int32_t rank0) {
+  if (!n) return true;
+  size_t total = 0;
+  for (size_t i = 0; i < n; i++) total += la[i] + lb[i];
+  int32_t *ids = malloc(3 * n * sizeof *ids);
+  const char **jk = malloc(n * sizeof *jk);
+  size_t *jl = malloc(n * sizeof *jl);
+  char *jbuf = malloc(total + 1);
+  bool ok = ids && jk && jl && jbuf;
+  if (ok) {
+    char *w = jbuf;
+    for (size_t i = 0; i < n; i++) {
+      /* the merged token drops b's continuing-subword prefix */
+      size_t skip = (m->cont_len && lb[i] >= m->cont_len &&
+                     memcmp(b[i], m->cont_prefix, m->cont_len) == 0) ? m->cont_len : 0;
+      memcpy(w, a[i], la[i]);
+      memcpy(w + la[i], b[i] + skip, lb[i] - skip);
+      jk[i] = w;
+      jl[i] = la[i] + lb[i] - skip;
+      w += jl[i];
+    }
+    tk_strmap_get_many(&m->vocab, n, a, la, ids);
+    tk_strmap_get_many(&m->vocab, n, b, lb, ids + n);
+    tk_strmap_get_many(&m->vocab, n, jk, jl, ids + 2 * n);
+    for (size_t i = 0; i < n; i++)
+      if (ids[i] >= 0 && ids[n + i] >= 0)
+        tk_u64map_prefetch(&m->merges, (uint64_t)(uint32_t)ids[i] << 32 | (uint32_t)ids[n + i]);
+    for (size_t i = 0; ok && i < n; i++) {
+      int32_t ia = ids[i], ib = ids[n + i], id = ids[2 * n + i];
+      if (ia < 0 || ib < 0 || id < 0) continue;
+      uint64_t key = (uint64_t)(uint32_t)ia << 32 | (uint32_t)ib, old;
+      if (tk_u64map_get(&m->merges, key, &old)) continue; /* first (best) rank wins */
+      ok = tk_u64map_put(&m->merges, key, (uint64_t)(uint32_t)(rank0 + (int32_t)i) << 32 | (uint32_t)id);
+    }
+  }
+  free(ids);
+  free(jk);
+  free(jl);
+  free(jbuf);
+  return ok;
 }
 
 /* ------------------------------------------------------------ symbols + heap */

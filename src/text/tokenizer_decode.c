@@ -209,9 +209,38 @@ static bool dec_strip(const decoder *d, strvec *v) {
   return true;
 }
 
+/* Every non-overlapping match of re in s replaced by rep (empty matches
+ * step one character, as the regex crate's replace_all does). */
+static bool replace_regex(sbuf *o, const regex *re, const char *s, size_t n, const char *rep, size_t rn) {
+  pcre2_match_data *md = pcre2_match_data_create(1, NULL);
+  if (!md) return false;
+  size_t pos = 0, last = 0, ms, me;
+  bool ok = tk_sbuf_put(o, "", 0);
+  while (ok && pos <= n && tk_regex_find(re, md, s, n, pos, &ms, &me)) {
+    ok = tk_sbuf_put(o, s + last, ms - last) && tk_sbuf_put(o, rep, rn);
+    last = me;
+    if (me == ms) {
+      if (me >= n) break;
+      uint32_t cp;
+      size_t l = tk_utf8_decode((const unsigned char *)s, n, me, &cp);
+      pos = me + (l ? l : 1);
+    } else {
+      pos = me;
+    }
+  }
+  ok = ok && tk_sbuf_put(o, s + last, n - last);
+  pcre2_match_data_free(md);
+  return ok;
+}
+
 static bool dec_replace(const decoder *d, strvec *v) {
   for (size_t i = 0; i < v->n; i++) {
     sbuf b = {0};
+    if (d->re) {
+      if (!replace_regex(&b, d->re, v->s[i], v->len[i], d->content, d->content_len) || !set_tok(v, i, &b))
+        return false;
+      continue;
+    }
     if (!replace_all(&b, v->s[i], v->len[i], d->prefix, strlen(d->prefix), d->content,
                      d->content_len) ||
         !set_tok(v, i, &b))

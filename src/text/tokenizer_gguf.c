@@ -176,6 +176,155 @@ static post *template_post(int32_t bos, bool add_bos, int32_t eos, bool add_eos)
   return p;
 }
 
+/* SentencePiece BPE as HF's LlamaTokenizerFast: Prepend(▁) (when `prefix`)
+ * + Replace(" ", ▁), merge by piece score with byte fallback, the
+ * Replace/ByteFallback/Fuse[/Strip] decoder, BOS/EOS per add_bos/add_eos.
+ * The model's tokens and scores must be in. */
+bool tk_pipeline_spm_bpe(mx_tokenizer *t, bool prefix, bool add_bos, bool add_eos) {
+  model *m = &t->model;
+  m->spm_scores = true;
+  m->byte_fallback = true;
+  tk_model_finish_bpe(m);
+  normalizer *seq = norm_new(NORM_SEQ), *rep = norm_new(NORM_REPLACE);
+  if (!seq || !rep) return oom();
+  t->norm = seq;
+  seq->sub = calloc(2, sizeof *seq->sub);
+  if (!seq->sub) return oom();
+  if (prefix) {
+    normalizer *pp = norm_new(NORM_PREPEND);
+    if (!pp || !(pp->content = strdup("\xE2\x96\x81"))) return oom();
+    pp->content_len = 3;
+    seq->sub[seq->nsub++] = pp;
+  }
+  seq->sub[seq->nsub++] = rep;
+  rep->lit = strdup(" ");
+  rep->content = strdup("\xE2\x96\x81");
+  if (!rep->lit || !rep->content) return oom();
+  rep->lit_len = 1;
+  rep->content_len = 3;
+  decoder *d = dec_new(DEC_SEQ);
+  if (!d) return oom();
+  t->dec = d;
+  d->sub = calloc(4, sizeof *d->sub);
+  if (!d->sub) return oom();
+  decoder *r = dec_new(DEC_REPLACE);
+  if (!r) return oom();
+  d->sub[d->nsub++] = r;
+  r->prefix = strdup("\xE2\x96\x81");
+  r->content = strdup(" ");
+  r->content_len = 1;
+  if (!r->prefix || !r->content || !(d->sub[d->nsub++] = dec_new(DEC_BYTE_FALLBACK)) ||
+      !(d->sub[d->nsub++] = dec_new(DEC_FUSE)))
+    return oom();
+  if (prefix) {
+    decoder *s = dec_new(DEC_STRIP);
+    if (!s) return oom();
+    s->strip_char = ' ';
+    s->start = 1;
+    d->sub[d->nsub++] = s;
+  }
+  t->post = template_post(t->bos, add_bos, t->eos, add_eos);
+  if (!t->post) return oom();
+  return true;
+}
+
+/* Byte-level BPE: the pre-tokenizer regexes llama.cpp picks for `pre`
+ * (tokenizer.ggml.pre; NULL: its default), then ByteLevel. The model's
+ * vocabulary and merges must be in. */
+bool tk_pipeline_bytelevel(mx_tokenizer *t, const char *pname, size_t plen, bool add_bos,
+                         bool add_eos) {
+  model *m = &t->model;
+  tk_model_finish_bpe(m);
+  const pre_set *ps = find_pre(pname, plen);
+  pretok *seq = calloc(1, sizeof *seq);
+  if (!seq || !(seq->sub = calloc(8, sizeof *seq->sub))) {
+    free(seq);
+    return oom();
+  }
+  seq->type = PT_SEQ;
+  t->pre = seq;
+  for (int i = 0; i < 6 && ps->re[i]; i++) {
+    pretok *sp = split_pt(ps->re[i], "tokenizer.ggml.pre");
+    if (!sp) return false;
+    seq->sub[seq->nsub++] = sp;
+  }
+  pretok *bl = calloc(1, sizeof *bl);
+  if (!bl) return oom();
+  bl->type = PT_BYTELEVEL;
+  seq->sub[seq->nsub++] = bl;
+  if (!(t->dec = dec_new(DEC_BYTELEVEL))) return oom();
+  t->post = template_post(t->bos, add_bos, t->eos, add_eos);
+  if (!t->post) return oom();
+  return true;
+}
+
+/* BERT: BertNormalizer (lowercase and accent stripping when `lowercase`),
+ * BertPreTokenizer, WordPiece with "##", BertProcessing when cls and sep
+ * are known, the WordPiece decoder. */
+bool tk_pipeline_bert(mx_tokenizer *t, bool lowercase, int32_t cls, int32_t sep) {
+  model *m = &t->model;
+  m->type = MODEL_WORDPIECE;
+  m->cont_prefix = strdup("##");
+  if (!m->cont_prefix) return oom();
+  m->cont_len = 2;
+  m->max_chars = 100;
+  normalizer *bn = norm_new(NORM_BERT);
+  if (!bn) return oom();
+  bn->clean_text = bn->chinese = true;
+  bn->lowercase = lowercase;
+  t->norm = bn;
+  pretok *bp = calloc(1, sizeof *bp);
+  if (!bp) return oom();
+  bp->type = PT_BERT;
+  t->pre = bp;
+  decoder *d = dec_new(DEC_WORDPIECE);
+  if (!d || !(d->prefix = strdup("##"))) {
+    free(d);
+    return oom();
+  }
+  d->cleanup = true;
+  t->dec = d;
+  if (cls >= 0 && sep >= 0) {
+    post *p = calloc(1, sizeof *p);
+    if (!p) return oom();
+    p->type = POST_BERT;
+    p->cls = cls;
+    p->sep = sep;
+    t->post = p;
+  }
+  return true;
+}
+
+/* SentencePiece Unigram as HF's T5/SpmConverter pipelines: the precompiled
+ * charsmap (when given), Metaspace (prefix ▁ when add_space), Viterbi over
+ * the scores, the Metaspace decoder. The model's tokens and uscore must be in. */
+bool tk_pipeline_unigram(mx_tokenizer *t, const void *charsmap, size_t n, bool add_space,
+                         bool add_bos, bool add_eos) {
+  model *m = &t->model;
+  m->type = MODEL_UNIGRAM;
+  m->fuse_unk = true;
+  if (!tk_unigram_build(m)) return oom();
+  normalizer *pc = norm_new(NORM_PRECOMPILED);
+  if (!pc) return oom();
+  t->norm = pc;
+  if (charsmap && n) pc->pc = tk_precompiled_new(charsmap, n);
+  pretok *ms = calloc(1, sizeof *ms);
+  if (!ms) return oom();
+  ms->type = PT_METASPACE;
+  ms->repl = 0x2581;
+  ms->prepend = add_space ? PS_ALWAYS : PS_NEVER;
+  ms->split = true;
+  t->pre = ms;
+  decoder *d = dec_new(DEC_METASPACE);
+  if (!d) return oom();
+  d->repl = 0x2581;
+  d->prepend = ms->prepend;
+  t->dec = d;
+  t->post = template_post(t->bos, add_bos, t->eos, add_eos);
+  if (!t->post) return oom();
+  return true;
+}
+
 static bool build(gctx *c, mx_tokenizer *t) {
   const mx_gguf *g = c->g;
   int64_t ki = mx_gguf_find_key(g, "tokenizer.ggml.model");
@@ -288,50 +437,7 @@ static bool build(gctx *c, mx_tokenizer *t) {
   t->add_eos = (int)add_eos;
 
   if (is_llama) {
-    m->spm_scores = true;
-    m->byte_fallback = true;
-    tk_model_finish_bpe(m);
-    bool prefix = add_space != 0;
-    normalizer *seq = norm_new(NORM_SEQ), *rep = norm_new(NORM_REPLACE);
-    if (!seq || !rep) return oom();
-    t->norm = seq;
-    seq->sub = calloc(2, sizeof *seq->sub);
-    if (!seq->sub) return oom();
-    if (prefix) {
-      normalizer *pp = norm_new(NORM_PREPEND);
-      if (!pp || !(pp->content = strdup("\xE2\x96\x81"))) return oom();
-      pp->content_len = 3;
-      seq->sub[seq->nsub++] = pp;
-    }
-    seq->sub[seq->nsub++] = rep;
-    rep->lit = strdup(" ");
-    rep->content = strdup("\xE2\x96\x81");
-    if (!rep->lit || !rep->content) return oom();
-    rep->lit_len = 1;
-    rep->content_len = 3;
-    decoder *d = dec_new(DEC_SEQ);
-    if (!d) return oom();
-    t->dec = d;
-    d->sub = calloc(4, sizeof *d->sub);
-    if (!d->sub) return oom();
-    decoder *r = dec_new(DEC_REPLACE);
-    if (!r) return oom();
-    d->sub[d->nsub++] = r;
-    r->prefix = strdup("\xE2\x96\x81");
-    r->content = strdup(" ");
-    r->content_len = 1;
-    if (!r->prefix || !r->content || !(d->sub[d->nsub++] = dec_new(DEC_BYTE_FALLBACK)) ||
-        !(d->sub[d->nsub++] = dec_new(DEC_FUSE)))
-      return oom();
-    if (prefix) {
-      decoder *s = dec_new(DEC_STRIP);
-      if (!s) return oom();
-      s->strip_char = ' ';
-      s->start = 1;
-      d->sub[d->nsub++] = s;
-    }
-    t->post = template_post(t->bos, add_bos != 0, t->eos, add_eos == 1);
-    if (!t->post) return oom();
+    if (!tk_pipeline_spm_bpe(t, add_space != 0, add_bos != 0, add_eos == 1)) return false;
   } else if (is_gpt2) {
     int64_t km = mx_gguf_find_key(g, "tokenizer.ggml.merges");
     uint64_t nm = 0;
@@ -347,85 +453,21 @@ static bool build(gctx *c, mx_tokenizer *t) {
       if (!sp) continue;
       tk_model_add_merge(m, s, (size_t)(sp - s), sp + 1, l - (size_t)(sp - s) - 1, (int32_t)i);
     }
-    tk_model_finish_bpe(m);
     int64_t kp = mx_gguf_find_key(g, "tokenizer.ggml.pre");
     const char *pname = NULL;
     size_t plen = 0;
     if (kp >= 0 && mx_gguf_get_string(g, kp, &pname, &plen) != MX_OK) pname = NULL;
-    const pre_set *ps = find_pre(pname, plen);
-    pretok *seq = calloc(1, sizeof *seq);
-    if (!seq || !(seq->sub = calloc(8, sizeof *seq->sub))) {
-      free(seq);
-      return oom();
-    }
-    seq->type = PT_SEQ;
-    t->pre = seq;
-    for (int i = 0; i < 6 && ps->re[i]; i++) {
-      pretok *sp = split_pt(ps->re[i], "tokenizer.ggml.pre");
-      if (!sp) return false;
-      seq->sub[seq->nsub++] = sp;
-    }
-    pretok *bl = calloc(1, sizeof *bl);
-    if (!bl) return oom();
-    bl->type = PT_BYTELEVEL;
-    seq->sub[seq->nsub++] = bl;
-    if (!(t->dec = dec_new(DEC_BYTELEVEL))) return oom();
-    t->post = template_post(t->bos, add_bos == 1, t->eos, add_eos == 1);
-    if (!t->post) return oom();
+    if (!tk_pipeline_bytelevel(t, pname, plen, add_bos == 1, add_eos == 1)) return false;
   } else if (is_bert) {
-    m->cont_prefix = strdup("##");
-    if (!m->cont_prefix) return oom();
-    m->cont_len = 2;
-    m->max_chars = 100;
-    normalizer *bn = norm_new(NORM_BERT);
-    if (!bn) return oom();
-    bn->clean_text = bn->chinese = true;
-    bn->lowercase = !cased;
-    t->norm = bn;
-    pretok *bp = calloc(1, sizeof *bp);
-    if (!bp) return oom();
-    bp->type = PT_BERT;
-    t->pre = bp;
-    decoder *d = dec_new(DEC_WORDPIECE);
-    if (!d || !(d->prefix = strdup("##"))) {
-      free(d);
-      return oom();
-    }
-    d->cleanup = true;
-    t->dec = d;
-    if (OKID(cls) && OKID(sep)) {
-      post *p = calloc(1, sizeof *p);
-      if (!p) return oom();
-      p->type = POST_BERT;
-      p->cls = (int32_t)cls;
-      p->sep = (int32_t)sep;
-      t->post = p;
-    }
+    if (!tk_pipeline_bert(t, !cased, OKID(cls) ? (int32_t)cls : -1, OKID(sep) ? (int32_t)sep : -1))
+      return false;
   } else { /* t5 */
-    m->fuse_unk = true;
-    m->byte_fallback = false;
-    if (!tk_unigram_build(m)) return oom();
     int64_t kc = mx_gguf_find_key(g, "tokenizer.ggml.precompiled_charsmap");
     uint64_t nc = 0;
-    normalizer *pc = norm_new(NORM_PRECOMPILED);
-    if (!pc) return oom();
-    t->norm = pc;
+    const void *cm = NULL;
     if (kc >= 0 && mx_gguf_get_array(g, kc, &et, &nc) == MX_OK && (et == MX_GGUF_UINT8 || et == MX_GGUF_INT8) && nc)
-      pc->pc = tk_precompiled_new(mx_gguf_get_array_data(g, kc), nc);
-    pretok *ms = calloc(1, sizeof *ms);
-    if (!ms) return oom();
-    ms->type = PT_METASPACE;
-    ms->repl = 0x2581;
-    ms->prepend = add_space == 0 ? PS_NEVER : PS_ALWAYS;
-    ms->split = true;
-    t->pre = ms;
-    decoder *d = dec_new(DEC_METASPACE);
-    if (!d) return oom();
-    d->repl = 0x2581;
-    d->prepend = ms->prepend;
-    t->dec = d;
-    t->post = template_post(t->bos, add_bos == 1, t->eos, add_eos != 0);
-    if (!t->post) return oom();
+      cm = mx_gguf_get_array_data(g, kc);
+    if (!tk_pipeline_unigram(t, cm, cm ? nc : 0, add_space != 0, add_bos == 1, add_eos != 0)) return false;
   }
   (void)sep;
   return true;

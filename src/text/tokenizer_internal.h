@@ -67,22 +67,32 @@ bool tk_cp_is_cjk(uint32_t c);        /* BERT's CJK ideograph blocks */
 /* ------------------------------------------------------------ hash tables */
 
 uint64_t tk_hash_bytes(const void *p, size_t n);
+/* Memory for a large hash table (huge pages when big); free() it. */
+void *tk_table_alloc(size_t n, bool zero);
 
-/* bytes -> int32, keys copied into a pool. */
+/* bytes -> int32, keys copied into a pool. A slot holds everything but the
+ * key bytes, so a lookup touches one slot and one spot of the pool. */
 typedef struct strmap {
-  uint32_t *slots; /* entry index + 1, 0 empty */
-  size_t nslots;
-  struct tk_strmap_ent {
-    uint32_t off, len;
+  struct tk_strmap_slot {
+    uint32_t tag;  /* hash >> 32 */
+    uint32_t off1; /* key offset in pool + 1; 0: empty slot */
+    uint32_t len;
     int32_t val;
-  } *ents;
-  size_t n, cap;
+  } *slots;
+  size_t nslots, n;
   char *pool;
   size_t pool_n, pool_cap;
 } strmap;
 bool tk_strmap_put(strmap *m, const char *k, size_t len, int32_t val); /* overwrites */
+/* Room for n entries with `bytes` of keys without regrowing. */
+bool tk_strmap_reserve(strmap *m, size_t n, size_t bytes);
 /* -1 when absent. */
 int32_t tk_strmap_get(const strmap *m, const char *k, size_t len);
+/* n lookups at once (out[i] = get(k[i])): the memory latency of the batch
+ * overlaps, which is what bounds loading a big vocabulary. */
+void tk_strmap_get_many(const strmap *m, size_t n, const char *const *k, const size_t *len,
+                        int32_t *out);
+void tk_strmap_prefetch(const strmap *m, const char *k, size_t len);
 void tk_strmap_free(strmap *m);
 
 /* u64 -> u64, key UINT64_MAX reserved. */
@@ -91,6 +101,8 @@ typedef struct u64map {
   size_t nslots, n;
 } u64map;
 bool tk_u64map_put(u64map *m, uint64_t k, uint64_t v);
+bool tk_u64map_reserve(u64map *m, size_t n);
+void tk_u64map_prefetch(const u64map *m, uint64_t k);
 bool tk_u64map_get(const u64map *m, uint64_t k, uint64_t *v);
 void tk_u64map_free(u64map *m);
 
@@ -263,9 +275,15 @@ bool tk_model_tokenize(const model *m, const nstr *w, tokvec *out, enc_ctx *c);
 void tk_model_free(model *m);
 /* Helpers for loaders. */
 bool tk_model_set_token(model *m, int32_t id, const char *s, size_t len);
+/* Sizes the vocabulary storage for about ntok tokens of `bytes` in all. */
+bool tk_model_reserve(model *m, size_t ntok, size_t bytes);
 const char *tk_model_token(const model *m, int32_t id, size_t *len);
 bool tk_model_finish_bpe(model *m);  /* byte ids etc. */
 bool tk_model_add_merge(model *m, const char *a, size_t la, const char *b, size_t lb, int32_t rank);
+/* n merges of ranks rank0, rank0+1, ... (batched lookups; unknown tokens
+ * are skipped as by tk_model_add_merge). false only when out of memory. */
+bool tk_model_add_merges(model *m, size_t n, const char *const *a, const size_t *la,
+                         const char *const *b, const size_t *lb, int32_t rank0);
 bool tk_unigram_build(model *m);
 
 typedef struct tp_piece {
@@ -370,6 +388,24 @@ struct mx_tokenizer {
   bool detok_trim_space;
 };
 
+/* tokenizer_jscan.c: model.vocab / model.merges read straight from the text. */
+typedef struct tk_jbig {
+  const char *json;
+  size_t vocab_s, vocab_e, merges_s, merges_e; /* spans of the values; e == 0: none */
+  size_t vocab_n, merges_n;                     /* their element counts */
+  bool seen_model, seen_vocab, seen_merges;
+  char *rest; /* the text with both values emptied, for cJSON */
+  size_t rest_len;
+} tk_jbig;
+typedef enum tk_jstatus { TK_JS_OK, TK_JS_BAD, TK_JS_OOM } tk_jstatus;
+/* false: the scanner steps aside (parse the whole text with cJSON). */
+bool tk_jscan_split(const char *json, size_t len, tk_jbig *b);
+void tk_jscan_free(tk_jbig *b);
+/* Fill the model; TK_JS_BAD gives the index of the bad entry in *bad. */
+tk_jstatus tk_jscan_vocab(const tk_jbig *b, model *m, size_t *bad);
+tk_jstatus tk_jscan_unigram(const tk_jbig *b, model *m, size_t *bad);
+tk_jstatus tk_jscan_merges(const tk_jbig *b, model *m, size_t *bad);
+
 /* Loader internals. */
 mx_tokenizer *tok_alloc(const char *name);
 /* After the model and added tokens are in: tries, maps, special ids. */
@@ -378,6 +414,23 @@ bool tok_add_token(mx_tokenizer *t, const char *s, size_t len, int32_t id, bool 
                    bool single_word, bool lstrip, bool rstrip, bool normalized);
 int32_t tok_lookup(const mx_tokenizer *t, const char *s, size_t len);
 mx_tokenizer *tok_load_gguf(const void *bytes, size_t size, const char *path, const char *name);
+/* Pipelines around a filled model (tokenizer_gguf.c), shared by the loaders
+ * of GGUF, tokenizer.model, vocab.txt, encoder.json and tiktoken files. */
+bool tk_pipeline_spm_bpe(mx_tokenizer *t, bool prefix, bool add_bos, bool add_eos);
+bool tk_pipeline_bytelevel(mx_tokenizer *t, const char *pre, size_t pre_len, bool add_bos,
+                           bool add_eos);
+bool tk_pipeline_bert(mx_tokenizer *t, bool lowercase, int32_t cls, int32_t sep);
+bool tk_pipeline_unigram(mx_tokenizer *t, const void *charsmap, size_t n, bool add_space,
+                         bool add_bos, bool add_eos);
+/* Other file formats (tokenizer_formats.c, tokenizer_spm.c). `bytes` are the
+ * file's contents; `dir` its folder (for side files), may be NULL. */
+mx_tokenizer *tok_load_tiktoken(const char *bytes, size_t n, const char *name, int num_languages);
+mx_tokenizer *tok_load_gpt2(const char *encoder, size_t en, const char *merges, size_t mn,
+                            const char *name);
+mx_tokenizer *tok_load_vocab_txt(const char *bytes, size_t n, const char *config, size_t cn,
+                                 const char *name);
+mx_tokenizer *tok_load_spm_model(const void *bytes, size_t n, const char *name);
+
 /* Cuts added tokens out; normalizes the rest. */
 bool tk_added_split(const mx_tokenizer *t, const char *text, size_t len, splits *out, enc_ctx *c);
 

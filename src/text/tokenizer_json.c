@@ -12,6 +12,7 @@
 typedef struct jctx {
   const char *name;
   bool failed;
+  const tk_jbig *big; /* model.vocab / model.merges still in the text, or NULL */
 } jctx;
 
 #define JFAIL(c, code, ...)                 \
@@ -293,7 +294,18 @@ static pretok *parse_pretok(jctx *c, const cJSON *o, const char *path, int depth
 
 /* ------------------------------------------------------------ model */
 
+/* The scanner's verdict as this file's errors. */
+static bool jscan_done(jctx *c, tk_jstatus st, const char *what, size_t bad) {
+  if (st == TK_JS_OOM) JFAIL(c, MX_ERR_OOM, "tokenizer: out of memory");
+  else if (st == TK_JS_BAD)
+    JFAIL(c, MX_ERR_FORMAT, "%s: model.%s[%zu]: malformed entry", c->name, what, bad);
+  return st == TK_JS_OK;
+}
+
 static bool parse_vocab_obj(jctx *c, model *m, const cJSON *v) {
+  size_t bad;
+  if (c->big && cJSON_IsObject(v) && c->big->json[c->big->vocab_s] == '{')
+    return jscan_done(c, tk_jscan_vocab(c->big, m, &bad), "vocab", bad);
   if (!cJSON_IsObject(v)) {
     JFAIL(c, MX_ERR_FORMAT, "%s: model.vocab: expected an object", c->name);
     return false;
@@ -355,6 +367,11 @@ static bool parse_model(jctx *c, model *m, const cJSON *o) {
       JFAIL(c, MX_ERR_FORMAT, "%s: model.merges: expected an array", c->name);
       return false;
     }
+    size_t bad;
+    if (c->big && c->big->merges_e && merges) {
+      if (!jscan_done(c, tk_jscan_merges(c->big, m, &bad), "merges", bad)) return false;
+      merges = NULL;
+    }
     int32_t rank = 0;
     for (const cJSON *e = merges ? merges->child : NULL; e; e = e->next, rank++) {
       const char *a = NULL, *b = NULL;
@@ -404,11 +421,16 @@ static bool parse_model(jctx *c, model *m, const cJSON *o) {
       JFAIL(c, MX_ERR_FORMAT, "%s: model.vocab: expected an array of [piece, score]", c->name);
       return false;
     }
-    int n = cJSON_GetArraySize(vocab);
-    m->uscore = calloc((size_t)n + 1, sizeof *m->uscore);
+    size_t bad;
+    if (c->big && c->big->json[c->big->vocab_s] == '[') {
+      if (!jscan_done(c, tk_jscan_unigram(c->big, m, &bad), "vocab", bad)) return false;
+      vocab = NULL;
+    }
+    size_t n = vocab ? (size_t)cJSON_GetArraySize(vocab) : c->big->vocab_n;
+    m->uscore = vocab ? calloc(n + 1, sizeof *m->uscore) : m->uscore;
     if (!m->uscore) return false;
     int i = 0;
-    for (const cJSON *e = vocab->child; e; e = e->next, i++) {
+    for (const cJSON *e = vocab ? vocab->child : NULL; e; e = e->next, i++) {
       if (!cJSON_IsArray(e) || cJSON_GetArraySize(e) != 2 || !cJSON_IsString(e->child) ||
           !cJSON_IsNumber(e->child->next) ||
           !tk_utf8_valid(e->child->valuestring, strlen(e->child->valuestring))) {
@@ -419,7 +441,7 @@ static bool parse_model(jctx *c, model *m, const cJSON *o) {
       if (!tk_model_set_token(m, i, e->child->valuestring, strlen(e->child->valuestring))) return false;
     }
     const cJSON *u = cJSON_GetObjectItemCaseSensitive(o, "unk_id");
-    m->unk_id = cJSON_IsNumber(u) && valid_id(u->valuedouble) && u->valuedouble < n
+    m->unk_id = cJSON_IsNumber(u) && valid_id(u->valuedouble) && u->valuedouble < (double)n
                     ? (int32_t)u->valuedouble
                     : -1;
     m->byte_fallback = jbool(o, "byte_fallback", false);
@@ -570,13 +592,9 @@ static decoder *parse_dec(jctx *c, const cJSON *o, const char *path, int depth) 
     const char *content = jstr(o, "content");
     d->content = strdup(content ? content : "");
     d->content_len = d->content ? strlen(d->content) : 0;
-    regex *re = NULL;
-    jpattern(c, o, path, &d->prefix, &re);
-    if (re) {
-      tk_regex_free(re);
-      JFAIL(c, MX_ERR_UNSUPPORTED, "%s: %s: Replace decoder with a Regex pattern is not supported",
-            c->name, path);
-    }
+    /* HF's Replace decoder: String patterns literally, Regex ones through the
+     * regex, every match replaced by `content` (no group references). */
+    jpattern(c, o, path, &d->prefix, &d->re);
   } else if (!strcmp(ty, "CTC")) {
     d->type = DEC_CTC;
     d->pad = dupstr(jstr(o, "pad_token") ? jstr(o, "pad_token") : "<pad>");
@@ -713,16 +731,25 @@ mx_tokenizer *tok_load_json_texts(const char *json, size_t len, const char *conf
                                   const char *gen, size_t glen, const char *name);
 mx_tokenizer *tok_load_json_texts(const char *json, size_t len, const char *config, size_t clen,
                                   const char *gen, size_t glen, const char *name) {
-  jctx c = {name ? name : "tokenizer.json", false};
-  cJSON *root = cJSON_ParseWithLength(json, len);
+  jctx c = {name ? name : "tokenizer.json", false, NULL};
+  tk_jbig big;
+  cJSON *root;
+  if (tk_jscan_split(json, len, &big)) {
+    c.big = &big;
+    root = cJSON_ParseWithLength(big.rest, big.rest_len);
+  } else {
+    root = cJSON_ParseWithLength(json, len);
+  }
   if (!cJSON_IsObject(root)) {
     set_error(MX_ERR_FORMAT, "%s: not a JSON object (malformed tokenizer.json)", c.name);
     cJSON_Delete(root);
+    if (c.big) tk_jscan_free(&big);
     return NULL;
   }
   mx_tokenizer *t = tok_alloc(c.name);
   if (!t) {
     cJSON_Delete(root);
+    if (c.big) tk_jscan_free(&big);
     set_error(MX_ERR_OOM, "tokenizer: out of memory");
     return NULL;
   }
@@ -748,6 +775,7 @@ mx_tokenizer *tok_load_json_texts(const char *json, size_t len, const char *conf
   if (!c.failed) t->dec = parse_dec(&c, cJSON_GetObjectItemCaseSensitive(root, "decoder"), "decoder", 0);
   if (!c.failed) apply_trunc_pad(t, root);
   cJSON_Delete(root);
+  if (c.big) tk_jscan_free(&big);
   if (!c.failed && config && clen) {
     cJSON *cfg = cJSON_ParseWithLength(config, clen);
     if (cfg) apply_config(&c, t, cfg); /* a broken config leaves the defaults */

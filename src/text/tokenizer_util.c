@@ -2,6 +2,7 @@
  * byte trie, PCRE2 regexes and offset-carrying strings for the tokenizer. */
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <utf8proc.h>
 
 #include "text/tokenizer_internal.h"
@@ -270,6 +271,22 @@ bool tk_cp_is_cjk(uint32_t c) {
 
 /* ------------------------------------------------------------ hashing */
 
+/* Big hash tables are probed at random: on 4 KiB pages nearly every probe
+ * also misses the TLB, so tables of 2 MiB and more ask for huge pages.
+ * Freed with free(). */
+void *tk_table_alloc(size_t n, bool zero) {
+  const size_t huge = (size_t)2 << 20;
+  if (n < huge) return zero ? calloc(1, n) : malloc(n);
+  void *p = NULL;
+  size_t sz = (n + huge - 1) & ~(huge - 1);
+  if (posix_memalign(&p, huge, sz) != 0) return NULL;
+#ifdef MADV_HUGEPAGE
+  madvise(p, sz, MADV_HUGEPAGE);
+#endif
+  if (zero) memset(p, 0, n);
+  return p;
+}
+
 uint64_t tk_hash_bytes(const void *p, size_t n) {
   const unsigned char *s = p;
   uint64_t h = 0x9E3779B97F4A7C15ull ^ (n * 0xFF51AFD7ED558CCDull);
@@ -290,15 +307,16 @@ uint64_t tk_hash_bytes(const void *p, size_t n) {
   return h;
 }
 
-static bool tk_strmap_grow(strmap *m) {
-  size_t ns = m->nslots ? m->nslots * 2 : 1024;
-  uint32_t *sl = calloc(ns, sizeof *sl);
+static bool tk_strmap_rehash(strmap *m, size_t ns) {
+  struct tk_strmap_slot *sl = tk_table_alloc(ns * sizeof *sl, true);
   if (!sl) return false;
-  for (size_t i = 0; i < m->n; i++) {
-    uint64_t h = tk_hash_bytes(m->pool + m->ents[i].off, m->ents[i].len);
+  for (size_t i = 0; i < m->nslots; i++) {
+    const struct tk_strmap_slot *e = &m->slots[i];
+    if (!e->off1) continue;
+    uint64_t h = tk_hash_bytes(m->pool + e->off1 - 1, e->len);
     size_t j = h & (ns - 1);
-    while (sl[j]) j = (j + 1) & (ns - 1);
-    sl[j] = (uint32_t)(i + 1);
+    while (sl[j].off1) j = (j + 1) & (ns - 1);
+    sl[j] = *e;
   }
   free(m->slots);
   m->slots = sl;
@@ -306,42 +324,86 @@ static bool tk_strmap_grow(strmap *m) {
   return true;
 }
 
-int32_t tk_strmap_get(const strmap *m, const char *k, size_t len) {
-  if (!m->nslots) return -1;
-  uint64_t h = tk_hash_bytes(k, len);
+bool tk_strmap_reserve(strmap *m, size_t n, size_t bytes) {
+  if (n > UINT32_MAX / 4 || bytes > UINT32_MAX / 4) return false;
+  size_t ns = m->nslots ? m->nslots : 1024;
+  while (ns < 2 * n) ns *= 2;
+  if (ns != m->nslots && !tk_strmap_rehash(m, ns)) return false;
+  if (bytes + 1 > m->pool_cap) {
+    char *np = realloc(m->pool, bytes + 1);
+    if (!np) return false;
+    m->pool = np;
+    m->pool_cap = bytes + 1;
+  }
+  return true;
+}
+
+static inline bool slot_is(const strmap *m, const struct tk_strmap_slot *e, uint32_t tag,
+                           const char *k, size_t len) {
+  return e->tag == tag && e->len == len && memcmp(m->pool + e->off1 - 1, k, len) == 0;
+}
+
+static int32_t strmap_get_h(const strmap *m, const char *k, size_t len, uint64_t h) {
+  uint32_t tag = (uint32_t)(h >> 32);
   size_t j = h & (m->nslots - 1);
-  while (m->slots[j]) {
-    const struct tk_strmap_ent *e = &m->ents[m->slots[j] - 1];
-    if (e->len == len && memcmp(m->pool + e->off, k, len) == 0) return e->val;
+  while (m->slots[j].off1) {
+    if (slot_is(m, &m->slots[j], tag, k, len)) return m->slots[j].val;
     j = (j + 1) & (m->nslots - 1);
   }
   return -1;
 }
 
+int32_t tk_strmap_get(const strmap *m, const char *k, size_t len) {
+  if (!m->nslots) return -1;
+  return strmap_get_h(m, k, len, tk_hash_bytes(k, len));
+}
+
+void tk_strmap_get_many(const strmap *m, size_t n, const char *const *k, const size_t *len,
+                        int32_t *out) {
+  enum { B = 32 };
+  if (!m->nslots) {
+    for (size_t i = 0; i < n; i++) out[i] = -1;
+    return;
+  }
+  uint64_t h[B];
+  for (size_t i0 = 0; i0 < n; i0 += B) {
+    size_t nb = n - i0 < B ? n - i0 : B;
+    /* stage 1: hash and fetch the home slots; stage 2: fetch the key bytes
+     * of the candidates; stage 3: compare (probing on as usual). */
+    for (size_t i = 0; i < nb; i++) {
+      h[i] = tk_hash_bytes(k[i0 + i], len[i0 + i]);
+      __builtin_prefetch(&m->slots[h[i] & (m->nslots - 1)]);
+    }
+    for (size_t i = 0; i < nb; i++) {
+      const struct tk_strmap_slot *e = &m->slots[h[i] & (m->nslots - 1)];
+      if (e->off1 && e->tag == (uint32_t)(h[i] >> 32)) __builtin_prefetch(m->pool + e->off1 - 1);
+    }
+    for (size_t i = 0; i < nb; i++) out[i0 + i] = strmap_get_h(m, k[i0 + i], len[i0 + i], h[i]);
+  }
+}
+
+void tk_strmap_prefetch(const strmap *m, const char *k, size_t len) {
+  if (m->nslots) __builtin_prefetch(&m->slots[tk_hash_bytes(k, len) & (m->nslots - 1)], 1);
+}
+
 bool tk_strmap_put(strmap *m, const char *k, size_t len, int32_t val) {
-  if (len > UINT32_MAX / 2) return false;
-  if ((m->n + 1) * 2 > m->nslots && !tk_strmap_grow(m)) return false;
+  if (len > UINT32_MAX / 4 || m->n >= UINT32_MAX / 4) return false;
+  if ((m->n + 1) * 2 > m->nslots && !tk_strmap_rehash(m, m->nslots ? m->nslots * 2 : 1024))
+    return false;
   uint64_t h = tk_hash_bytes(k, len);
+  uint32_t tag = (uint32_t)(h >> 32);
   size_t j = h & (m->nslots - 1);
-  while (m->slots[j]) {
-    struct tk_strmap_ent *e = &m->ents[m->slots[j] - 1];
-    if (e->len == len && memcmp(m->pool + e->off, k, len) == 0) {
-      e->val = val;
+  while (m->slots[j].off1) {
+    if (slot_is(m, &m->slots[j], tag, k, len)) {
+      m->slots[j].val = val;
       return true;
     }
     j = (j + 1) & (m->nslots - 1);
   }
-  if (m->n == m->cap) {
-    size_t nc = m->cap ? m->cap * 2 : 1024;
-    struct tk_strmap_ent *ne = realloc(m->ents, nc * sizeof *ne);
-    if (!ne) return false;
-    m->ents = ne;
-    m->cap = nc;
-  }
   if (m->pool_n + len + 1 > m->pool_cap) {
     size_t nc = m->pool_cap ? m->pool_cap : 4096;
     while (nc < m->pool_n + len + 1) nc *= 2;
-    if (nc > UINT32_MAX) return false;
+    if (nc > UINT32_MAX / 2) return false;
     char *np = realloc(m->pool, nc);
     if (!np) return false;
     m->pool = np;
@@ -349,15 +411,14 @@ bool tk_strmap_put(strmap *m, const char *k, size_t len, int32_t val) {
   }
   memcpy(m->pool + m->pool_n, k, len);
   m->pool[m->pool_n + len] = 0;
-  m->ents[m->n] = (struct tk_strmap_ent){(uint32_t)m->pool_n, (uint32_t)len, val};
+  m->slots[j] = (struct tk_strmap_slot){tag, (uint32_t)m->pool_n + 1, (uint32_t)len, val};
   m->pool_n += len + 1;
-  m->slots[j] = (uint32_t)(++m->n);
+  m->n++;
   return true;
 }
 
 void tk_strmap_free(strmap *m) {
   free(m->slots);
-  free(m->ents);
   free(m->pool);
   memset(m, 0, sizeof *m);
 }
@@ -369,9 +430,8 @@ static inline uint64_t mix64(uint64_t k) {
   return k;
 }
 
-static bool tk_u64map_grow(u64map *m) {
-  size_t ns = m->nslots ? m->nslots * 2 : 1024;
-  uint64_t *nk = malloc(ns * sizeof *nk), *nv = malloc(ns * sizeof *nv);
+static bool tk_u64map_resize(u64map *m, size_t ns) {
+  uint64_t *nk = tk_table_alloc(ns * sizeof *nk, false), *nv = tk_table_alloc(ns * sizeof *nv, false);
   if (!nk || !nv) {
     free(nk);
     free(nv);
@@ -393,9 +453,17 @@ static bool tk_u64map_grow(u64map *m) {
   return true;
 }
 
+bool tk_u64map_reserve(u64map *m, size_t n) {
+  if (n > SIZE_MAX / 64) return false;
+  size_t ns = m->nslots ? m->nslots : 1024;
+  while (ns < 2 * n) ns *= 2;
+  return ns == m->nslots || tk_u64map_resize(m, ns);
+}
+
 bool tk_u64map_put(u64map *m, uint64_t k, uint64_t v) {
   if (k == UINT64_MAX) return false;
-  if ((m->n + 1) * 2 > m->nslots && !tk_u64map_grow(m)) return false;
+  if ((m->n + 1) * 2 > m->nslots && !tk_u64map_resize(m, m->nslots ? m->nslots * 2 : 1024))
+    return false;
   size_t j = mix64(k) & (m->nslots - 1);
   while (m->keys[j] != UINT64_MAX) {
     if (m->keys[j] == k) {
@@ -408,6 +476,10 @@ bool tk_u64map_put(u64map *m, uint64_t k, uint64_t v) {
   m->vals[j] = v;
   m->n++;
   return true;
+}
+
+void tk_u64map_prefetch(const u64map *m, uint64_t k) {
+  if (m->nslots) __builtin_prefetch(&m->keys[mix64(k) & (m->nslots - 1)]);
 }
 
 bool tk_u64map_get(const u64map *m, uint64_t k, uint64_t *v) {
