@@ -227,8 +227,13 @@ static mx_status gemm_run(mx_array out, mx_array a, mx_array b, mx_array c, floa
   }
   char *sA = scratch, *sB = scratch + nA * cs, *sC = sB + nB * cs;
   mat_view PA = A, PB = B;
-  if (packA) PA = (mat_view){M, K, K, 1, true, false, K};
-  if (packB) PB = (mat_view){K, N, N, 1, true, false, N};
+  /* A half-precision operand that BLAS could read transposed (a weight
+   * W (N, K) used as W.T) is converted in its storage order, which is
+   * contiguous and takes the vector conversion path, and handed to BLAS
+   * transposed; converting it in logical order would walk it by columns. */
+  const bool tA = half && A.direct && A.trans && M > 1, tB = half && B.direct && B.trans && N > 1;
+  if (packA) PA = tA ? (mat_view){M, K, 1, M, true, true, M} : (mat_view){M, K, K, 1, true, false, K};
+  if (packB) PB = tB ? (mat_view){K, N, 1, K, true, true, K} : (mat_view){K, N, N, 1, true, false, N};
 
   const char *pa0 = array_ptr(a), *pb0 = array_ptr(b);
   const size_t ea = mx_dtype_size(a->dtype), eb = mx_dtype_size(b->dtype);
@@ -238,12 +243,14 @@ static mx_status gemm_run(mx_array out, mx_array a, mx_array b, mx_array c, floa
     const char *pa = pa0 + oa * (int64_t)ea, *pb = pb0 + ob * (int64_t)eb;
     if (packA) {
       int64_t sh[2] = {M, K}, str[2] = {A.rs, A.cs};
-      copy_to_row_major(pa, a->dtype, sh, str, 2, sA, ct);
+      int64_t shT[2] = {K, M}, strT[2] = {A.cs, A.rs};
+      copy_to_row_major(pa, a->dtype, tA ? shT : sh, tA ? strT : str, 2, sA, ct);
       pa = sA;
     }
     if (packB) {
       int64_t sh[2] = {K, N}, str[2] = {B.rs, B.cs};
-      copy_to_row_major(pb, b->dtype, sh, str, 2, sB, ct);
+      int64_t shT[2] = {N, K}, strT[2] = {B.cs, B.rs};
+      copy_to_row_major(pb, b->dtype, tB ? shT : sh, tB ? strT : str, 2, sB, ct);
       pb = sB;
     }
     char *pc = po + (size_t)t * (size_t)(M * N) * es;
