@@ -349,8 +349,8 @@ static void test_stories(void) {
   write_file(cfg, "{\"model_type\": \"llama\", \"hidden_size\": 64, \"num_hidden_layers\": 5, "
                   "\"intermediate_size\": 172, \"num_attention_heads\": 8, "
                   "\"num_key_value_heads\": 4, \"vocab_size\": 512, \"rope_scaling\": "
-                  "{\"type\": \"yarn\", \"factor\": 2.0}}");
-  CHECK_FAILS(mx_lm_load(bad) == NULL, MX_ERR_UNSUPPORTED, "\"yarn\"");
+                  "{\"type\": \"ntk-by-parts\", \"factor\": 2.0}}");
+  CHECK_FAILS(mx_lm_load(bad) == NULL, MX_ERR_UNSUPPORTED, "\"ntk-by-parts\"");
   write_file(cfg, "{\"model_type\": \"llama\", \"hidden_size\": 64, \"num_hidden_layers\": 5, "
                   "\"intermediate_size\": 172, \"num_attention_heads\": 8, "
                   "\"num_key_value_heads\": 4, \"vocab_size\": 500}");
