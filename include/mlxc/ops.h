@@ -252,6 +252,18 @@ mx_array mx_masked_scatter(mx_array a, mx_array mask, mx_array src);
 /* Batched, broadcasting matmul (1-d operands as numpy.matmul). f32 uses
  * BLAS; f16/bf16 accumulate in f32; integers exactly. */
 mx_array mx_matmul(mx_array a, mx_array b);
+/* MLX gather_mm (mixture of experts): out[i] = a[lhs_indices[i]] @
+ * b[rhs_indices[i]], where the indices (integer, broadcast together) count
+ * the matrices of a (..., M, K) and b (..., K, N) over their flattened batch
+ * dims. A NULL index array means every matrix of that operand in order
+ * (arange over its batch shape); both NULL is mx_matmul. Output:
+ * broadcast(indices).shape + (M, N), float dtype promoted from a and b
+ * (f16/bf16 computed in f32). A 1-d a or b is a row / column vector whose
+ * dim is dropped from the output, as in matmul. sorted_indices: a hint that
+ * rhs_indices is sorted (rows of one expert are adjacent: the MoE prefill
+ * case). Indices out of range fail at evaluation. */
+mx_array mx_gather_mm(mx_array a, mx_array b, mx_array lhs_indices, mx_array rhs_indices,
+                      bool sorted_indices);
 /* alpha * (a @ b) + beta * c */
 mx_array mx_addmm(mx_array c, mx_array a, mx_array b, float alpha, float beta);
 mx_array mx_inner(mx_array a, mx_array b);

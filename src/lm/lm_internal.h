@@ -222,7 +222,7 @@ typedef struct lm_arch {
 const lm_arch *lm_arch_find(const char *model_type);
 
 extern const lm_arch lm_arch_llama, lm_arch_qwen2, lm_arch_qwen3, lm_arch_gemma3_text,
-    lm_arch_phi3, lm_arch_lfm2, lm_arch_qwen3_moe;
+    lm_arch_phi3, lm_arch_lfm2, lm_arch_qwen3_moe, lm_arch_mixtral;
 
 struct mx_lm_model {
   const lm_arch *arch;

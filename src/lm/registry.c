@@ -7,7 +7,7 @@
 
 static const lm_arch *const archs[] = {&lm_arch_llama,       &lm_arch_qwen2, &lm_arch_qwen3,
                                        &lm_arch_gemma3_text, &lm_arch_phi3,  &lm_arch_lfm2,
-                                       &lm_arch_qwen3_moe};
+                                       &lm_arch_qwen3_moe,   &lm_arch_mixtral};
 
 static const struct {
   const char *from, *to;
@@ -17,7 +17,7 @@ static const struct {
     {"gemma3", "gemma3_text"},
 };
 
-#define SUPPORTED "llama, qwen2, qwen3, gemma3_text, phi3, lfm2, qwen3_moe"
+#define SUPPORTED "llama, qwen2, qwen3, gemma3_text, phi3, lfm2, qwen3_moe, mixtral"
 
 const char *mx_lm_supported_types(void) { return SUPPORTED; }
 
