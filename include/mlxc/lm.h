@@ -90,7 +90,9 @@ int64_t mx_lm_cache_trim(mx_lm_cache *c, int64_t n);
 uint64_t mx_lm_cache_nbytes(const mx_lm_cache *c);
 /* The cache's arrays, to evaluate after a prefill chunk (as mlx-lm's
  * mx.eval([c.state for c in cache])). Writes up to `cap` new references to
- * out and returns how many the cache has (2 per layer). */
+ * out and returns how many the cache has: keys and values per attention
+ * layer (packed, scales and biases of each for quantized layers), one state
+ * per convolution layer. */
 size_t mx_lm_cache_state(const mx_lm_cache *c, mx_array *out, size_t cap);
 
 /* Cache options, made with mx_lm_cache_default_params() (mlx-lm's
@@ -98,7 +100,7 @@ size_t mx_lm_cache_state(const mx_lm_cache *c, mx_array *out, size_t cap);
  *  - max_kv_size > 0: full-attention layers keep at most this many positions
  *    in a rotating buffer, always keeping the first `keep` (default 4);
  *  - kv_bits 2..8 (0 = off): keys and values are stored MLX-affine quantized
- *    (kv_group_size, default 64) once the cache holds more than
+ *    (kv_group_size, default 64) once the cache holds at least
  *    quantized_kv_start positions (default 0), and attention runs on the
  *    quantized form (mlx-lm's maybe_quantize_kv_cache). Rotating layers are
  *    not quantized (as mlx-lm).
@@ -252,8 +254,14 @@ typedef struct mx_lm_generate_stats {
 } mx_lm_generate_stats;
 
 /* Generates from prompt ids (n >= 1). cache: NULL for a fresh one, else
- * continued (and left holding the prompt and generated tokens). stats may be
- * NULL. Generated ids are delivered through params->callback. */
+ * continued (and left holding the prompt and generated tokens; with a
+ * draft model the last generated token may be left out: the cache's offset
+ * tells). stats may be NULL. Generated ids are delivered through
+ * params->callback. Speculative decoding needs a trimmable cache
+ * (MX_ERR_INVALID_ARG otherwise; a cache made here ignores max_kv_size, as
+ * mlx-lm does); the draft model gets a fresh cache each call, so with a
+ * continued cache it sees only this call's prompt (which costs speed, never
+ * exactness). */
 mx_status mx_lm_generate(const mx_lm_model *m, const int32_t *prompt, size_t n,
                          const mx_lm_generate_params *params, mx_lm_cache *cache,
                          mx_lm_generate_stats *stats);
@@ -265,7 +273,8 @@ typedef struct mx_lm_chunk {
   const char *text;  /* new text, valid for the call; may be empty while a
                       * UTF-8 sequence or a possible stop string is pending */
   size_t len;
-  int32_t token;     /* the token that ended this piece (-1 for a final flush) */
+  int32_t token;     /* the token that ended this piece (-1 for a final flush,
+                      * sent only when held-back text remains) */
   float logprob;     /* its log-probability */
   const int32_t *top_ids; /* the top_logprobs most likely ids of the step, */
   const float *top_logprobs; /* best first, and their log-probabilities */
@@ -293,11 +302,18 @@ mx_lm_text_params mx_lm_text_default_params(void);
 
 /* A user prompt: wrapped as one user message (after the system prompt) by
  * the chat template when use_chat_template, else encoded as is (with the
- * tokenizer's BOS rules). The finish reason is in stats->finish
- * (MX_LM_FINISH_STOP also for a stop string). */
+ * tokenizer's BOS rules; the system prompt is then unused). Rendered text
+ * that starts with the BOS token's text is encoded without adding another
+ * (mlx-lm's rule). End-of-sequence ids: gen.eos_ids, else the model's and
+ * the tokenizer's together. The text is mlx-lm's streaming detokenizer's
+ * (a byte-level BPE drops the first token's leading space). The finish
+ * reason is in stats->finish (MX_LM_FINISH_STOP also for a stop string). */
 mx_status mx_lm_generate_text(const mx_lm_model *m, const char *prompt,
                               const mx_lm_text_params *p, mx_lm_generate_stats *stats);
-/* messages_json: an OpenAI-style JSON array of {"role","content"}. */
+/* messages_json: an OpenAI-style JSON array of {"role","content"}; the
+ * system prompt, when given, goes first unless the messages start with a
+ * system message. Needs the model's chat template (MX_ERR_UNSUPPORTED
+ * without one, MX_ERR_INVALID_ARG when use_chat_template is off). */
 mx_status mx_lm_generate_chat(const mx_lm_model *m, const char *messages_json,
                               const mx_lm_text_params *p, mx_lm_generate_stats *stats);
 
@@ -306,12 +322,18 @@ mx_status mx_lm_generate_chat(const mx_lm_model *m, const char *messages_json,
  * the previous turns (trimming what differs) and prefills only the rest. */
 typedef struct mx_lm_chat mx_lm_chat;
 
-/* system_prompt may be NULL; cache_params NULL for defaults. */
+/* system_prompt may be NULL; cache_params NULL for defaults. Needs the
+ * model's tokenizer and chat template (NULL, MX_ERR_UNSUPPORTED without a
+ * template). A cache that cannot trim (rotating past its size, quantized)
+ * is rebuilt when a turn diverges from what it holds. */
 mx_lm_chat *mx_lm_chat_new(const mx_lm_model *m, const char *system_prompt,
                            const mx_lm_cache_params *cache_params);
 void mx_lm_chat_free(mx_lm_chat *c);
 /* Sends one user message; the reply (streamed through p->on_text) is added
- * to the conversation and returned in *reply (mx_string_free, may be NULL). */
+ * to the conversation and returned in *reply (mx_string_free, may be NULL).
+ * stats->prompt_tokens counts the tokens prefilled this turn. A failed turn
+ * leaves the conversation as it was. p->gen.draft_model works here too (the
+ * session then keeps a cache for the draft as well). */
 mx_status mx_lm_chat_send(mx_lm_chat *c, const char *user_message, const mx_lm_text_params *p,
                           char **reply, mx_lm_generate_stats *stats);
 /* Tokens the session's cache holds. */
@@ -319,7 +341,8 @@ int64_t mx_lm_chat_cached_tokens(const mx_lm_chat *c);
 
 /* ------------------------------------------------------------ batch generation */
 
-/* Called for each token of each sequence (row index into the prompts). */
+/* Called for each token of each sequence (row index into the prompts);
+ * end-of-sequence tokens are not passed. Return nonzero to end that row. */
 typedef int (*mx_lm_batch_fn)(void *user, size_t row, int32_t token);
 
 /* Generates from n prompts at once (mlx-lm's batch_generate): prompts are

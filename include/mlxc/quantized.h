@@ -57,6 +57,13 @@ mx_array mx_gguf_dequantize(mx_array blocks, mx_ggml_type type, int64_t cols, mx
 /* x (..., cols) @ W^T where W is the (rows, cols) GGUF-quantized matrix. */
 mx_array mx_gguf_matmul(mx_array x, mx_array blocks, mx_ggml_type type, int64_t cols);
 
+/* Quantizes w (float32/float16/bfloat16, last dim a positive multiple of
+ * 32) into GGUF blocks, bit for bit as llama.cpp's reference quantizers:
+ * *blocks = uint8 (rows, bytes per row), rows the product of the leading
+ * dims, the layout mx_gguf_dequantize / mx_gguf_matmul read. Types: Q8_0,
+ * Q4_0. Lazy: a NaN or infinite value fails at evaluation, naming the row. */
+mx_status mx_gguf_quantize(mx_array w, mx_ggml_type type, mx_array *blocks);
+
 #ifdef __cplusplus
 }
 #endif

@@ -2,6 +2,7 @@
  * or a GGUF file's metadata mapped to one), pick the architecture, let it
  * take its weights, and refuse weights nobody took (mlx-lm loads strictly). */
 #include <errno.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -9,6 +10,8 @@
 
 #include "../core/core.h"
 #include "lm_internal.h"
+#include "mlxc/chat_template.h"
+#include "mlxc/tokenizer.h"
 
 static bool is_gguf_file(const char *path) {
   size_t n = strlen(path);
@@ -132,6 +135,11 @@ mx_lm_model *mx_lm_load(const char *path) {
     return NULL;
   }
   m->bos_id = -1;
+  if (!(m->path = strdup(path))) {
+    free(m);
+    set_error(MX_ERR_OOM, "lm load: out of memory");
+    return NULL;
+  }
   mx_status st;
   if (S_ISDIR(sb.st_mode)) {
     st = load_folder(m, path);
@@ -152,7 +160,74 @@ void mx_lm_free(mx_lm_model *m) {
   if (!m) return;
   if (m->arch && m->impl) m->arch->destroy(m->impl);
   free(m->eos_ids);
+  free(m->path);
+  mx_tokenizer_free(m->tokenizer);
+  mx_chat_template_free(m->chat_template);
   free(m);
+}
+
+/* The tokenizer and template are loaded lazily into a model that is
+ * otherwise read-only and may be shared by threads: one lock for all models
+ * (loading happens once per model, so contention does not matter). */
+static pthread_mutex_t lazy_lock = PTHREAD_MUTEX_INITIALIZER;
+
+const struct mx_tokenizer *mx_lm_tokenizer(const mx_lm_model *cm) {
+  if (!cm) {
+    set_error(MX_ERR_INVALID_ARG, "lm tokenizer: NULL model");
+    return NULL;
+  }
+  mx_lm_model *m = (mx_lm_model *)cm;
+  pthread_mutex_lock(&lazy_lock);
+  bool first = !m->tokenizer_tried;
+  if (first) {
+    m->tokenizer_tried = true;
+    m->tokenizer = mx_tokenizer_load(m->path);
+  }
+  mx_tokenizer *t = m->tokenizer;
+  pthread_mutex_unlock(&lazy_lock);
+  /* The first failure keeps the loader's own message. */
+  if (!t && !first)
+    set_error(MX_ERR_IO, "lm tokenizer: no usable tokenizer with the model %s", m->path);
+  return t;
+}
+
+/* A folder's template (chat_template.jinja / .json / tokenizer_config.json,
+ * which also supplies the special-token variables), or a GGUF's
+ * tokenizer.chat_template. NULL without an error when there is none. */
+static mx_chat_template *load_template(const char *path) {
+  struct stat sb;
+  if (stat(path, &sb) == 0 && S_ISDIR(sb.st_mode)) {
+    mx_chat_template *t = mx_chat_template_load_file(path, NULL);
+    if (!t && mx_last_error_code() == MX_ERR_IO) mx_clear_error();
+    return t;
+  }
+  mx_gguf *g = mx_gguf_open(path);
+  if (!g) return NULL;
+  int64_t k = mx_gguf_find_key(g, "tokenizer.chat_template");
+  const char *s;
+  size_t n;
+  mx_chat_template *t = NULL;
+  if (k >= 0 && mx_gguf_get_string(g, k, &s, &n) == MX_OK) t = mx_chat_template_load(s, n);
+  mx_gguf_close(g);
+  return t;
+}
+
+const struct mx_chat_template *mx_lm_chat_template(const mx_lm_model *cm) {
+  if (!cm) {
+    set_error(MX_ERR_INVALID_ARG, "lm chat template: NULL model");
+    return NULL;
+  }
+  mx_lm_model *m = (mx_lm_model *)cm;
+  pthread_mutex_lock(&lazy_lock);
+  if (!m->template_tried) {
+    m->template_tried = true;
+    m->chat_template = load_template(m->path);
+  }
+  mx_chat_template *t = m->chat_template;
+  pthread_mutex_unlock(&lazy_lock);
+  if (!t) set_error(MX_ERR_UNSUPPORTED, "lm chat template: the model %s has no chat template",
+                    m->path);
+  return t;
 }
 
 const char *mx_lm_model_type(const mx_lm_model *m) { return m ? m->arch->name : NULL; }

@@ -15,7 +15,7 @@ static void gen_usage(FILE *f) {
   fprintf(f,
           "usage: mlxc generate -m MODEL [-p PROMPT] [-n N] [--temp T] [--top-p P] [--min-p P]\n"
           "                     [--top-k K] [--seed S] [--system S] [--ignore-chat-template]\n"
-          "                     [--verbose]\n"
+          "                     [--max-kv-size N] [--kv-bits B] [--draft-model M] [--verbose]\n"
           "  -m, --model MODEL         a model folder or a .gguf file\n"
           "  -p, --prompt PROMPT       the prompt (\"-\" reads stdin; default \"hello\"); with\n"
           "                            --ignore-chat-template an empty prompt is BOS alone\n"
@@ -26,6 +26,13 @@ static void gen_usage(FILE *f) {
           "  --seed S                  seed for sampling\n"
           "  --system S                a system message for the chat template\n"
           "  --ignore-chat-template    tokenize the prompt as it is (with BOS)\n"
+          "  --max-kv-size N           keep at most N positions in the KV cache (rotating,\n"
+          "                            the first 4 kept)\n"
+          "  --kv-bits B               store keys/values quantized to B bits (2..8)\n"
+          "  --kv-group-size G         their quantization group (32, 64 or 128; default 64)\n"
+          "  --quantized-kv-start N    quantize once the cache holds N positions (default 0)\n"
+          "  --draft-model M           speculative decoding with a draft model M\n"
+          "  --num-draft-tokens K      tokens the draft proposes per step (default 2)\n"
           "  --verbose                 print prompt and statistics to stderr\n");
 }
 
@@ -141,6 +148,9 @@ int cmd_generate(int argc, char **argv) {
   bool ignore_template = false, verbose = false;
   mx_lm_sampler_params sp = mx_lm_sampler_default_params();
   sp.xtc_threshold = 0.0; /* mlx_lm.generate's default */
+  mx_lm_cache_params cp = mx_lm_cache_default_params();
+  const char *draft_path = NULL;
+  int num_draft = 2;
   for (int i = 1; i < argc; i++) {
     const char *a = argv[i];
     const char *v = i + 1 < argc ? argv[i + 1] : NULL;
@@ -196,10 +206,19 @@ int cmd_generate(int argc, char **argv) {
       ignore_template = true;
     } else if (!strcmp(a, "--verbose")) {
       verbose = true;
-    } else if (!strcmp(a, "--max-kv-size") || !strcmp(a, "--kv-bits") ||
-               !strcmp(a, "--draft-model")) {
-      fprintf(stderr, "mlxc generate: %s is not implemented yet\n", a);
-      return 2;
+    } else if (!strcmp(a, "--max-kv-size")) {
+      NUM(cp.max_kv_size, d >= 1 && d == (int64_t)d && d < 1e12);
+    } else if (!strcmp(a, "--kv-bits")) {
+      NUM(cp.kv_bits, d >= 2 && d <= 8 && d == (int)d);
+    } else if (!strcmp(a, "--kv-group-size")) {
+      NUM(cp.kv_group_size, d == 32 || d == 64 || d == 128);
+    } else if (!strcmp(a, "--quantized-kv-start")) {
+      NUM(cp.quantized_kv_start, d >= 0 && d == (int64_t)d && d < 1e12);
+    } else if (!strcmp(a, "--draft-model")) {
+      NEEDV();
+      draft_path = v;
+    } else if (!strcmp(a, "--num-draft-tokens")) {
+      NUM(num_draft, d >= 1 && d <= 64 && d == (int)d);
     } else {
       fprintf(stderr, "mlxc generate: unknown option '%s' (see --help)\n", a);
       return 2;
@@ -214,6 +233,11 @@ int cmd_generate(int argc, char **argv) {
 
   mx_lm_model *m = mx_lm_load(model);
   if (!m) return fail("cannot load the model");
+  mx_lm_model *draft = NULL;
+  if (draft_path && !(draft = mx_lm_load(draft_path))) {
+    mx_lm_free(m);
+    return fail("cannot load the draft model");
+  }
   mx_tokenizer *tok = mx_tokenizer_load(model);
   int rc = 0;
   char *prompt = strcmp(prompt_arg, "-") == 0 ? read_stdin() : strdup(prompt_arg);
@@ -312,6 +336,9 @@ int cmd_generate(int argc, char **argv) {
   gp.sampler = &sp;
   gp.callback = on_token;
   gp.user = &s;
+  gp.cache_params = &cp;
+  gp.draft_model = draft;
+  gp.num_draft_tokens = num_draft;
   /* End-of-sequence ids: the tokenizer's (generation_config aware), else
    * the model config's. */
   const int32_t *eos = NULL;
@@ -347,6 +374,7 @@ done:
   free(ids);
   free(prompt);
   mx_tokenizer_free(tok);
+  mx_lm_free(draft);
   mx_lm_free(m);
   return rc;
 }
