@@ -6,6 +6,10 @@
  *     post-processor, decoder, truncation and padding), plus the folder's
  *     tokenizer_config.json (bos/eos/pad/unk, add_bos_token/add_eos_token)
  *     and generation_config.json (eos_token_id, int or list) when present;
+ *     for the Llama, CodeLlama, Gemma and Cohere tokenizer classes,
+ *     add_bos_token / add_eos_token rebuild the post-processor as
+ *     transformers 4.x's update_post_processor does (transformers 5 keeps
+ *     tokenizer.json's); offsets follow ByteLevel / Roberta trim_offsets;
  *   - a GGUF vocabulary (`tokenizer.ggml.*`: llama (SentencePiece BPE with
  *     scores), gpt2 (byte-level BPE; pre-tokenizer from tokenizer.ggml.pre),
  *     bert (WordPiece), t5 (Unigram));

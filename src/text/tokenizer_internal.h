@@ -207,7 +207,7 @@ typedef enum split_behavior {
 
 typedef enum pretok_type {
   PT_BYTELEVEL, PT_SPLIT, PT_WHITESPACE, PT_WHITESPACE_SPLIT, PT_METASPACE, PT_DIGITS,
-  PT_PUNCT, PT_BERT, PT_CHAR_DELIM, PT_SEQ
+  PT_PUNCT, PT_BERT, PT_CHAR_DELIM, PT_UNICODE_SCRIPTS, PT_SEQ
 } pretok_type;
 
 typedef enum prepend_scheme { PS_ALWAYS, PS_FIRST, PS_NEVER } prepend_scheme;
@@ -234,6 +234,11 @@ regex *tk_bytelevel_regex(void);
 extern uint32_t tk_bl_byte2cp[256];
 int tk_bl_cp2byte(uint32_t cp); /* -1 if not a mapped char */
 void tk_bl_init(void);
+/* UnicodeScripts (tokenizer_scripts.c): HF's script of a code point (its own
+ * table; Hiragana/Katakana folded into Han, ' ' is Any = 0), and the split of
+ * one piece where the script changes. */
+int tk_cp_script(uint32_t cp);
+bool tk_split_scripts(const nstr *t, splits *out, enc_ctx *c);
 
 typedef enum tk_model_type { MODEL_BPE, MODEL_UNIGRAM, MODEL_WORDPIECE, MODEL_WORDLEVEL } tk_model_type;
 
@@ -301,7 +306,9 @@ typedef struct post {
   tp_piece *single, *pair;
   size_t nsingle, npair;
   int32_t cls, sep;
-  bool trim_offsets, add_prefix_space;
+  bool trim_offsets, add_prefix_space; /* ByteLevel, RobertaProcessing */
+  /* The tokenizer that owns this processor: trim_offsets reads token strings. */
+  const struct mx_tokenizer *owner;
   struct post **sub;
   size_t nsub;
 } post;
@@ -320,6 +327,12 @@ void tk_enc_free(enc *e);
 size_t tk_post_added(const post *p, bool pair);
 bool tk_post_process(const post *p, const enc *a, const enc *b, bool add_special, enc *out);
 void tk_post_free(post *p);
+/* tokenizer_config.json's add_bos_token / add_eos_token: replaces t->post by
+ * the TemplateProcessing transformers 4.x builds (update_post_processor) for
+ * the classes that do (Llama, CodeLlama, Gemma, Cohere). `cfg` is the parsed config (a cJSON object). false only
+ * when out of memory. */
+struct cJSON;
+bool tk_post_from_config(mx_tokenizer *t, const struct cJSON *cfg);
 
 typedef enum dec_type {
   DEC_BYTELEVEL, DEC_METASPACE, DEC_WORDPIECE, DEC_BYTE_FALLBACK, DEC_FUSE, DEC_STRIP,

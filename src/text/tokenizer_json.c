@@ -262,6 +262,8 @@ static pretok *parse_pretok(jctx *c, const cJSON *o, const char *path, int depth
   } else if (!strcmp(ty, "Punctuation")) {
     p->type = PT_PUNCT;
     jbehavior(c, o, path, SB_ISOLATED, &p->behavior);
+  } else if (!strcmp(ty, "UnicodeScripts")) {
+    p->type = PT_UNICODE_SCRIPTS;
   } else if (!strcmp(ty, "CharDelimiterSplit")) {
     p->type = PT_CHAR_DELIM;
     p->repl = first_cp(jstr(o, "delimiter"), ' ');
@@ -525,6 +527,7 @@ static post *parse_post(jctx *c, mx_tokenizer *t, const cJSON *o, int depth) {
   }
   post *p = calloc(1, sizeof *p);
   if (!p) return NULL;
+  p->owner = t;
   if (!strcmp(ty, "TemplateProcessing")) {
     p->type = POST_TEMPLATE;
     if (parse_template(c, t, o, cJSON_GetObjectItemCaseSensitive(o, "single"), "single", &p->single,
@@ -536,8 +539,14 @@ static post *parse_post(jctx *c, mx_tokenizer *t, const cJSON *o, int depth) {
     p->sep = pair_id(o, "sep");
     if (p->cls < 0 || p->sep < 0)
       JFAIL(c, MX_ERR_FORMAT, "%s: post_processor: cls/sep must be [token, id]", c->name);
+    if (p->type == POST_ROBERTA) {
+      p->trim_offsets = jbool(o, "trim_offsets", true);
+      p->add_prefix_space = jbool(o, "add_prefix_space", true);
+    }
   } else if (!strcmp(ty, "ByteLevel")) {
     p->type = POST_BYTELEVEL;
+    p->trim_offsets = jbool(o, "trim_offsets", true);
+    p->add_prefix_space = jbool(o, "add_prefix_space", true);
   } else if (!strcmp(ty, "Sequence")) {
     p->type = POST_SEQ;
     const cJSON *arr = cJSON_GetObjectItemCaseSensitive(o, "processors");
@@ -674,6 +683,7 @@ static void apply_config(jctx *c, mx_tokenizer *t, const cJSON *cfg) {
   const cJSON *ae = cJSON_GetObjectItemCaseSensitive(cfg, "add_eos_token");
   if (cJSON_IsBool(ab)) t->add_bos = cJSON_IsTrue(ab);
   if (cJSON_IsBool(ae)) t->add_eos = cJSON_IsTrue(ae);
+  if (!c->failed && !tk_post_from_config(t, cfg)) JFAIL(c, MX_ERR_OOM, "tokenizer: out of memory");
 }
 
 static void apply_generation(mx_tokenizer *t, const cJSON *g) {

@@ -1,6 +1,6 @@
 /* tokenizer_pretok.c — HF pre-tokenizers: ByteLevel, Split, Whitespace,
  * WhitespaceSplit, Metaspace, Digits, Punctuation, BertPreTokenizer,
- * CharDelimiterSplit, Sequence. Splits that already hold an added token
+ * CharDelimiterSplit, UnicodeScripts (tokenizer_scripts.c), Sequence. Splits that already hold an added token
  * pass through untouched. */
 #include <pthread.h>
 #include <stdlib.h>
@@ -271,6 +271,11 @@ static bool fn_metaspace(const pretok *p, const nstr *t, size_t idx, splits *out
   return ok;
 }
 
+static bool fn_scripts(const pretok *p, const nstr *t, size_t idx, splits *out, enc_ctx *c) {
+  (void)p, (void)idx;
+  return tk_split_scripts(t, out, c);
+}
+
 static bool fn_bytelevel(const pretok *p, const nstr *t0, size_t idx, splits *out, enc_ctx *c) {
   (void)idx;
   nstr t = *t0;
@@ -334,6 +339,7 @@ bool tk_pre_tokenize(const pretok *p, splits *s, enc_ctx *c) {
   case PT_WHITESPACE: return for_each_split(p, s, c, fn_whitespace);
   case PT_METASPACE: return for_each_split(p, s, c, fn_metaspace);
   case PT_BERT: return for_each_split(p, s, c, fn_bert);
+  case PT_UNICODE_SCRIPTS: return for_each_split(p, s, c, fn_scripts);
   case PT_WHITESPACE_SPLIT:
   case PT_DIGITS:
   case PT_PUNCT:
