@@ -20,3 +20,9 @@ echo "== ctest, GPU as the default device"
 ctest --test-dir "$build" -j8 --output-on-failure ${CTEST_ARGS:-} > "$build.ctest.log" 2>&1
 grep -E "^FAIL|tests passed|tests failed|\(Failed\)|Test +#" "$build.ctest.log" | grep -v " Passed" | head -60
 echo "(full log: $build.ctest.log)"
+echo "== bench_cuda"
+if [ -x "$build/bench/bench_cuda" ]; then
+  "$build/bench/bench_cuda" "${MLXC_TESTDATA:-$src/../shared/testdata}/models/stories260K/stories260K.gguf"
+else
+  echo "(benchmarks not built: -DMLXC_BUILD_BENCH=ON)"
+fi
