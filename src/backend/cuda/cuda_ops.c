@@ -30,7 +30,7 @@ static mx_status run_binary(mx_array out, mx_array const *in, int op) {
 static mx_status run_unary(mx_array out, mx_array const *in, int op) {
   mx_dtype t = in[0]->dtype;
   if (t != MX_FLOAT32 && t != MX_FLOAT16 && t != MX_BFLOAT16) return MX_ERR_UNSUPPORTED;
-  mx_status st = array_alloc(out);
+  mx_status st = out->dtype == t ? array_alloc_donate(out, in, 1) : array_alloc(out);
   if (st < 0) return st;
   cu_layout L;
   cuda_layout_of(&L, out, in, 1);
