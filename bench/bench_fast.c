@@ -5,6 +5,7 @@
  * caches as GB/s of K/V streamed and % of triad, both with the cache cold
  * (the K/V bytes evicted from the CPU caches before each run, as in a model
  * whose layers' caches do not fit in L3) and hot (the same K/V again);
+ * a Llama-1B-like decode (D = 64, 512..4096 keys, f16, cold);
  * rope and rms_norm GB/s (bytes read + written) and % of triad.
  * Usage: bench_fast [--quick]
  */
@@ -89,6 +90,20 @@ int main(int argc, char **argv) {
     row(name, kv_bytes, time_op(op_sdpa, in, true), triad);
     snprintf(name, sizeof name, "sdpa decode %s 32q/8kv x 4096 x 128, hot", mx_dtype_name(kinds[i]));
     row(name, kv_bytes, time_op(op_sdpa, in, false), triad);
+    for (int j = 0; j < 3; j++) mx_array_free(in[j]);
+  }
+
+  /* Llama-1B-like decode: 32 query heads over 8 KV heads, D = 64, f16
+   * cache of growing length, cold (a model's caches do not stay in L3) */
+  for (int64_t T = 512; T <= 4096; T *= 2) {
+    const int64_t d64 = 64;
+    mx_array in[3] = {make((int64_t[]){1, Hq, 1, d64}, 4, MX_FLOAT16, 7),
+                      make((int64_t[]){1, Hkv, T, d64}, 4, MX_FLOAT16, 8),
+                      make((int64_t[]){1, Hkv, T, d64}, 4, MX_FLOAT16, 9)};
+    double kv_bytes = 2.0 * Hkv * T * d64 * 2;
+    char name[96];
+    snprintf(name, sizeof name, "sdpa decode float16 32q/8kv x %lld x 64, cold", (long long)T);
+    row(name, kv_bytes, time_op(op_sdpa, in, true), triad);
     for (int j = 0; j < 3; j++) mx_array_free(in[j]);
   }
 

@@ -10,8 +10,10 @@
  * theta = position * inv_freq in f32; cos/sin rounded to x's dtype; then
  * x1*c - x2*s and x1*s + x2*c with every product and sum rounded to x's
  * dtype (for halves: two halves multiply exactly in f32, so rounding the f32
- * result once per op equals MLX's half arithmetic). cos/sin are evaluated
- * in double and rounded once, i.e. correctly rounded in practice.
+ * result once per op equals MLX's half arithmetic). cos/sin are glibc's
+ * sincosf of the f32 angle (as MLX's std::cos/std::sin on float; within
+ * an ulp of the correctly rounded value, several times cheaper than the
+ * double functions, which dominated prefill-length tables).
  * The rounding to halves happens in registers (fast.h: vround_half), with
  * the bits of the scalar conversions. */
 #ifndef FAST_LANES /* the file itself; the #else part is one vector pass */
@@ -31,6 +33,11 @@ typedef struct rope_ctx {
   const int64_t *shape, *strides;
   int64_t B, N, T, D, half;
   const float *inv_freq; /* (half,) */
+  /* cos/sin per position, precomputed (NULL: per row): ntab tables of T
+   * rows of tabw floats: (cos[half], sin[half]) or, traditional,
+   * (cos2[dims], sin2[dims]) as the row loop wants them. */
+  float *tab;
+  int64_t ntab, tabw;
   /* offsets: from the param, or an int32/uint32 array of 1 or B entries */
   const void *off;
   mx_dtype off_t;
@@ -55,6 +62,56 @@ static float rope_position(const rope_ctx *c, int64_t b, int64_t t) {
 /* f32 -> half dtype t -> f32, one value (the cos/sin tables, tails). */
 static float round1(float v, mx_dtype t) {
   return t == MX_FLOAT16 ? f16_to_f32(f32_to_f16(v)) : bf16_to_f32(f32_to_bf16(v));
+}
+
+/* cos/sin of position t for batch entry b into cs, sn = cs + half (half
+ * each) and the traditional lane tables cs2, sn2 (dims each; may be NULL).
+ * For half dtypes the values are rounded to it through convert_run (SIMD,
+ * the same bits as round1). */
+static void rope_angles(const rope_ctx *c, int64_t b, int64_t t, float *cs, float *sn, float *cs2,
+                        float *sn2) {
+  const bool is_half = c->xt == MX_FLOAT16 || c->xt == MX_BFLOAT16;
+  float pos = rope_position(c, b, t);
+  const int64_t half = c->half;
+  for (int64_t i = 0; i < half; i++) {
+    float th = pos * c->inv_freq[i];
+    /* MLX evaluates cos/sin of the f32 angle in f32 (std::cos on float) */
+    sincosf(th, &sn[i], &cs[i]);
+  }
+  if (is_half) {
+    uint16_t tmp[256];
+    for (int64_t k = 0; k < 2 * half; k += 256) {
+      int64_t m = 2 * half - k < 256 ? 2 * half - k : 256;
+      convert_run(cs + k, 1, MX_FLOAT32, tmp, c->xt, m);
+      convert_run(tmp, 1, c->xt, cs + k, MX_FLOAT32, m);
+    }
+  }
+  if (cs2) {
+    for (int64_t i = 0; i < half; i++) {
+      /* Even lane: a*c + b*(-s), exactly a*c - b*s; odd: b*c + a*s. */
+      cs2[2 * i] = cs2[2 * i + 1] = cs[i];
+      sn2[2 * i] = -sn[i];
+      sn2[2 * i + 1] = sn[i];
+    }
+  }
+}
+
+static void rope_table_range(void *vctx, int64_t begin, int64_t end) {
+  rope_ctx *c = vctx;
+  const int64_t half = c->half, dims = 2 * half;
+  const bool trad = c->p->traditional;
+  float *tmp = trad ? malloc((size_t)(dims ? dims : 1) * sizeof(float)) : NULL;
+  if (trad && !tmp) {
+    atomic_store(&c->failed, 1);
+    return;
+  }
+  for (int64_t e = begin; e < end; e++) {
+    int64_t b = e / c->T, t = e % c->T;
+    float *row = c->tab + e * c->tabw;
+    if (trad) rope_angles(c, b, t, tmp, tmp + half, row, row + dims);
+    else rope_angles(c, b, t, row, row + half, NULL, NULL);
+  }
+  free(tmp);
 }
 
 /* Per-pass name of the vector function (fast.h: FV). */
@@ -121,9 +178,24 @@ mx_status cpu_fast_rope(mx_array out, mx_array const *in, int nin, const void *p
     }
   }
   c.inv_freq = invf;
+  /* Rows are walked in memory order (b, n, t), so reads and writes stream;
+   * the angles of each position then come from a table built first (one
+   * cos/sin per position and frequency, as before, but shared by the
+   * heads), unless it would be large. */
+  c.ntab = c.off && c.off_n > 1 ? c.B : 1;
+  c.tabw = p->traditional ? 4 * c.half : 2 * c.half;
+  size_t tab_bytes = (size_t)(c.ntab * c.T * c.tabw) * sizeof(float);
+  if (c.T > 1 && c.tabw > 0 && c.xt != MX_FLOAT64 && tab_bytes <= ((size_t)32 << 20)) {
+    c.tab = mx_alloc(tab_bytes);
+    if (c.tab) {
+      int64_t tgrain = 4096 / (c.half ? c.half : 1) + 1;
+      parallel_for(c.ntab * c.T, tgrain, rope_table_range, &c);
+    }
+  }
   int64_t rows = out->size / c.D;
   int64_t grain = c.D >= 32768 ? 1 : 32768 / c.D;
-  parallel_for(rows, grain, rope_rows_pick(), &c);
+  if (!atomic_load(&c.failed)) parallel_for(rows, grain, rope_rows_pick(), &c);
+  if (c.tab) mx_free(c.tab, tab_bytes);
   mx_free(invf, (size_t)c.half * sizeof(float));
   if (atomic_load(&c.failed))
     return set_error(MX_ERR_OOM, "rope: no memory for row scratch (D = %lld)", (long long)c.D);
@@ -173,25 +245,26 @@ FAST_AI void FV(rope_rows_body)(void *vctx, int64_t begin, int64_t end) {
   }
   float *cs = buf, *sn = cs + half, *cs2 = sn + half, *sn2 = cs2 + dims, *xbuf = sn2 + dims,
         *ys = xbuf + D;
+  float *const cs0 = cs, *const sn0 = sn, *const cs20 = cs2, *const sn20 = sn2;
   int64_t cur_b = -1, cur_t = -1;
   const int64_t TN = c->T * c->N;
   for (int64_t r = begin; r < end; r++) {
-    int64_t b = r / TN, rem = r % TN, t = rem / c->N, n = rem % c->N;
-    if (b != cur_b || t != cur_t) {
-      float pos = rope_position(c, b, t);
-      for (int64_t i = 0; i < half; i++) {
-        float th = pos * c->inv_freq[i];
-        cs[i] = (float)cos((double)th);
-        sn[i] = (float)sin((double)th);
-        if (is_half) {
-          cs[i] = round1(cs[i], c->xt);
-          sn[i] = round1(sn[i], c->xt);
-        }
-        /* Even lane: a*c + b*(-s), exactly a*c - b*s; odd: b*c + a*s. */
-        cs2[2 * i] = cs2[2 * i + 1] = cs[i];
-        sn2[2 * i] = -sn[i];
-        sn2[2 * i + 1] = sn[i];
+    int64_t b = r / TN, rem = r % TN, n = rem / c->T, t = rem % c->T;
+    if (c->tab) {
+      const float *e = c->tab + ((c->ntab > 1 ? b : 0) * c->T + t) * c->tabw;
+      if (trad) {
+        cs2 = (float *)e;
+        sn2 = (float *)e + dims;
+      } else {
+        cs = (float *)e;
+        sn = (float *)e + half;
       }
+    } else if (b != cur_b || t != cur_t) {
+      cs = cs0;
+      sn = sn0;
+      cs2 = cs20;
+      sn2 = sn20;
+      rope_angles(c, b, t, cs, sn, cs2, sn2);
       cur_b = b;
       cur_t = t;
     }
@@ -216,6 +289,26 @@ FAST_AI void FV(rope_rows_body)(void *vctx, int64_t begin, int64_t end) {
       for (int64_t i = dims; i < D; i++) o[i] = xd[i * xst];
       continue;
     }
+#if FAST_LANES == 8
+    /* f16 rows, half-split, whole row rotated: convert in registers (F16C)
+     * instead of two convert_run passes per row through f32 buffers. The
+     * arithmetic is rope_vec's, so the bits are the generic path's. */
+    if (f16 && xst == 1 && !trad && dims == D && half % 8 == 0) {
+      const uint16_t *xh = (const uint16_t *)xrow;
+      uint16_t *oh = (uint16_t *)orow;
+      for (int64_t i = 0; i < half; i += 8) {
+        vf a = (vf)_mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(xh + i)));
+        vf bb = (vf)_mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(xh + half + i)));
+        vf cc = vload(cs + i), ss = vload(sn + i);
+        vf y1, y2;
+        rope_vec(&a, &bb, &cc, &ss, &y1, &y2, true, true);
+        _mm_storeu_si128((__m128i *)(oh + i), _mm256_cvtps_ph((__m256)y1, _MM_FROUND_TO_NEAREST_INT));
+        _mm_storeu_si128((__m128i *)(oh + half + i),
+                         _mm256_cvtps_ph((__m256)y2, _MM_FROUND_TO_NEAREST_INT));
+      }
+      continue;
+    }
+#endif
     const float *xs = xbuf;
     if (c->xt == MX_FLOAT32 && xst == 1) xs = (const float *)xrow;
     else convert_run(xrow, xst, c->xt, xbuf, MX_FLOAT32, D);

@@ -33,7 +33,7 @@ typedef struct dec_ctx {
 
 static void dec_range(void *vctx, int64_t n0, int64_t n1) {
   dec_ctx *c = vctx;
-  size_t nf = (size_t)(2 * (c->m->cols / c->m->group_size));
+  size_t nf = (size_t)QMM_SCRATCH(c->m);
   float *scratch = mx_alloc(nf * sizeof(float));
   if (!scratch) {
     atomic_store(&c->oom, 1);
@@ -174,17 +174,18 @@ mx_status qmm_nt(const float *X, int64_t R, const qmat *m, float *Y, int64_t ldy
   }
   if (R <= DECODE_MAX_ROWS) {
     qmm_isa isa = qmm_pick_isa();
-    qact a = {R, K, NULL, NULL, NULL, NULL};
+    qact a = {R, K, NULL, NULL, NULL, NULL, NULL};
     dec_ctx c = {&a, m, isa, Y, ldy, X, 0};
     /* ~64 KB of weights per task keeps scheduling overhead negligible. */
     int64_t grain = (65536 / (m->row_bytes ? m->row_bytes : 1)) + 1;
     if (isa != QMM_ISA_NONE && qmm_decode_supported(m)) {
       int64_t G = K / m->group_size;
-      size_t nbytes = (size_t)(R * K) * 3 + (size_t)(R * (K / 32 + G)) * sizeof(float);
+      size_t nbytes = (size_t)(R * K) * 3 + (size_t)(R * (5 * (K / 32) + G)) * sizeof(float);
       uint8_t *buf = mx_alloc(nbytes);
       if (!buf) return oom();
       a.dx = (float *)buf;
-      a.xsum = a.dx + R * (K / 32);
+      a.dx4 = a.dx + R * (K / 32);
+      a.xsum = a.dx4 + R * (K / 32) * 4;
       a.xq16 = (int16_t *)(a.xsum + R * G);
       a.xq = (int8_t *)(a.xq16 + R * K);
       qact_prepare(&a, X, m);

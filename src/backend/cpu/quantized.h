@@ -80,6 +80,8 @@ typedef struct qact {
   int8_t *xq;   /* rows x K */
   int16_t *xq16; /* rows x K, same values (8-bit weights on AVX2) */
   float *dx;    /* rows x K/32 */
+  float *dx4;   /* rows x K/32 x 4: dx of each block repeated 4 times, the
+                 * int32 lanes of a 64-value pair (4-bit kernel) */
   float *xsum;  /* rows x K/group_size: exact f32 group sums of x */
 } qact;
 
@@ -91,8 +93,9 @@ qmm_isa qmm_pick_isa(void);
 bool qmm_decode_supported(const qmat *m);
 /* Fills a (buffers allocated by the caller) from X[rows x K]. */
 void qact_prepare(qact *a, const float *X, const qmat *m);
-/* Y[r][n] for n in [n0, n1), all activation rows; scratch: 2 * K /
- * group_size floats. isa must not be QMM_ISA_NONE. */
+/* Y[r][n] for n in [n0, n1), all activation rows; scratch: QMM_SCRATCH(m)
+ * floats. isa must not be QMM_ISA_NONE. */
+#define QMM_SCRATCH(m) (4 * ((m)->cols / (m)->group_size) + 8)
 void qmm_decode_rows(const qact *a, const qmat *m, qmm_isa isa, float *Y, int64_t ldy, int64_t n0,
                      int64_t n1, float *scratch);
 

@@ -116,6 +116,7 @@ static void write_row(const sdpa_ctx *c, int64_t b, int64_t hq, int64_t i, const
 #define online_step FV(online_step_)
 #define dot_run FV(dot_run_)
 #define pv_update FV(pv_update_)
+#define dot_block FV(dot_block_)
 
 /* The vector kernels, compiled once per lane count (fast.h). */
 #define FAST_LANES 16
@@ -296,6 +297,29 @@ done:
 #else /* FAST_LANES */
 #include "fast.h"
 
+/* Lane indices and the lane swaps v[l] -> v[l ^ h] of dot_block. */
+#undef FAST_LANE_IDS
+#undef FAST_SWAP1
+#undef FAST_SWAP2
+#undef FAST_SWAP4
+#undef FAST_SWAP8
+#if FAST_LANES == 16
+#define FAST_LANE_IDS (vi){0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15}
+#define FAST_SWAP1(x) FAST_SHUF(x, 1, 0, 3, 2, 5, 4, 7, 6, 9, 8, 11, 10, 13, 12, 15, 14)
+#define FAST_SWAP2(x) FAST_SHUF(x, 2, 3, 0, 1, 6, 7, 4, 5, 10, 11, 8, 9, 14, 15, 12, 13)
+#define FAST_SWAP4(x) FAST_SHUF(x, 4, 5, 6, 7, 0, 1, 2, 3, 12, 13, 14, 15, 8, 9, 10, 11)
+#define FAST_SWAP8(x) FAST_SHUF(x, 8, 9, 10, 11, 12, 13, 14, 15, 0, 1, 2, 3, 4, 5, 6, 7)
+#elif FAST_LANES == 8
+#define FAST_LANE_IDS (vi){0, 1, 2, 3, 4, 5, 6, 7}
+#define FAST_SWAP1(x) FAST_SHUF(x, 1, 0, 3, 2, 5, 4, 7, 6)
+#define FAST_SWAP2(x) FAST_SHUF(x, 2, 3, 0, 1, 6, 7, 4, 5)
+#define FAST_SWAP4(x) FAST_SHUF(x, 4, 5, 6, 7, 0, 1, 2, 3)
+#else
+#define FAST_LANE_IDS (vi){0, 1, 2, 3}
+#define FAST_SWAP1(x) FAST_SHUF(x, 1, 0, 3, 2)
+#define FAST_SWAP2(x) FAST_SHUF(x, 2, 3, 0, 1)
+#endif
+
 /* One online-softmax step for a row: s (n scores) becomes the weights
  * exp(s - m_new); returns false when the row has seen only -inf so far
  * (weights all 0, state unchanged). */
@@ -361,6 +385,44 @@ FAST_AI float dot_run(const float *a, const float *b, int64_t n) {
   return s;
 }
 
+/* The VW dot products q . k_t (t < VW; key t's row at k + t * D) as one
+ * vector. One accumulator per key, then a transposing reduction: step h
+ * merges vector i and i + h so that lanes with bit h clear carry partial
+ * sums of the first and lanes with it set of the second; after log2(VW)
+ * steps lane t holds the full sum of key t. This replaces a horizontal sum
+ * per key (a serial shuffle/add chain that dominated the decode kernel). */
+FAST_AI vf dot_block(const float *q, const float *k, int64_t D) {
+  vf acc[VW];
+  for (int t = 0; t < VW; t++) acc[t] = vset(0);
+  int64_t d = 0;
+  for (; d + VW <= D; d += VW) {
+    vf qv = vload(q + d);
+    for (int t = 0; t < VW; t++) acc[t] += qv * vload(k + t * D + d);
+  }
+  for (; d < D; d++)
+    for (int t = 0; t < VW; t++) acc[t][0] += q[d] * k[t * D + d];
+  for (int h = VW / 2; h >= 1; h /= 2) {
+    vi lane = FAST_LANE_IDS, keep = (lane & h) == 0, take = ~keep;
+    for (int i = 0; i < h; i++) {
+      vf lo = vselect(&keep, &acc[i], &acc[i + h]);
+      vf hi = vselect(&take, &acc[i], &acc[i + h]);
+      vf sw;
+      if (h == 1) sw = FAST_SWAP1(hi);
+      else if (h == 2) sw = FAST_SWAP2(hi);
+#if VW >= 8
+      else if (h == 4) sw = FAST_SWAP4(hi);
+#endif
+#if VW >= 16
+      else sw = FAST_SWAP8(hi);
+#else
+      else sw = hi;
+#endif
+      acc[i] = lo + sw;
+    }
+  }
+  return acc[0];
+}
+
 /* acc[r] += sum_j p[r][j] * v[j] for nr rows (p row stride ps, acc row
  * stride dv), blocked 4 rows x 16 columns so the accumulators stay in
  * registers across the keys. */
@@ -371,6 +433,33 @@ FAST_AI void pv_update(float *acc, const float *p, int64_t ps, int64_t nr, const
     const float *p0 = p + r * ps, *p1 = p0 + ps, *p2 = p1 + ps, *p3 = p2 + ps;
     float *a0 = acc + r * dv, *a1 = a0 + dv, *a2 = a1 + dv, *a3 = a2 + dv;
     int64_t d = 0;
+    /* Two column vectors at a time: 8 independent FMA chains keep both FMA
+     * pipes busy (4 chains are bound by the FMA latency). */
+    for (; d + 2 * VW <= dv; d += 2 * VW) {
+      vf c0 = vload(a0 + d), c1 = vload(a1 + d), c2 = vload(a2 + d), c3 = vload(a3 + d);
+      vf e0 = vload(a0 + d + VW), e1 = vload(a1 + d + VW), e2 = vload(a2 + d + VW),
+         e3 = vload(a3 + d + VW);
+      for (int64_t j = 0; j < n; j++) {
+        vf x = vload(v + j * dv + d), y = vload(v + j * dv + d + VW);
+        vf w0 = vset(p0[j]), w1 = vset(p1[j]), w2 = vset(p2[j]), w3 = vset(p3[j]);
+        c0 += w0 * x;
+        c1 += w1 * x;
+        c2 += w2 * x;
+        c3 += w3 * x;
+        e0 += w0 * y;
+        e1 += w1 * y;
+        e2 += w2 * y;
+        e3 += w3 * y;
+      }
+      vstore(a0 + d, &c0);
+      vstore(a1 + d, &c1);
+      vstore(a2 + d, &c2);
+      vstore(a3 + d, &c3);
+      vstore(a0 + d + VW, &e0);
+      vstore(a1 + d + VW, &e1);
+      vstore(a2 + d + VW, &e2);
+      vstore(a3 + d + VW, &e3);
+    }
     for (; d + VW <= dv; d += VW) {
       vf c0 = vload(a0 + d), c1 = vload(a1 + d), c2 = vload(a2 + d), c3 = vload(a3 + d);
       for (int64_t j = 0; j < n; j++) {
@@ -450,7 +539,13 @@ FAST_AI void FV(decode_body)(void *vctx, int64_t begin, int64_t end) {
     for (int64_t j0 = k0; j0 < k1; j0 += KC) {
       int64_t n = k1 - j0 < KC ? k1 - j0 : KC;
       load_rows(c->k, c->kt, c->ksz, c->ks, b, h, j0, n, D, kc);
-      for (int64_t j = 0; j < n; j++)
+      int64_t j = 0;
+      for (; j + VW <= n; j += VW)
+        for (int64_t r = 0; r < R; r++) {
+          vf sv = dot_block(qf + r * D, kc + j * D, D);
+          vstore(sc + r * KC + j, &sv);
+        }
+      for (; j < n; j++)
         for (int64_t r = 0; r < R; r++) sc[r * KC + j] = dot_run(qf + r * D, kc + j * D, D);
       for (int64_t r = 0; r < R; r++) {
         float *s = sc + r * KC;
