@@ -34,7 +34,7 @@ bool tk_model_set_token(model *m, int32_t id, const char *s, size_t len) {
     m->tpool = np;
     m->tpool_cap = nc;
   }
-  memcpy(m->tpool + m->tpool_n, s, len);
+  if (len) memcpy(m->tpool + m->tpool_n, s, len); /* s may be NULL for "" */
   m->tpool[m->tpool_n + len] = 0;
   m->id_off[id] = (uint32_t)m->tpool_n;
   m->id_len[id] = (uint32_t)len;
