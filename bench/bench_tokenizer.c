@@ -60,6 +60,14 @@ int main(int argc, char **argv) {
   size_t n;
   char *text = make_text((size_t)(mb * 1e6), &n);
   if (!text) return 1;
+  /* MLXC_BENCH_TEXT_OUT=FILE: write the text, for the Hugging Face side of a
+   * side-by-side run (bench/hf_tokenizers_bench.py). */
+  const char *dump = getenv("MLXC_BENCH_TEXT_OUT");
+  if (dump) {
+    FILE *f = fopen(dump, "wb");
+    if (!f || fwrite(text, 1, n, f) != n) fprintf(stderr, "cannot write %s\n", dump);
+    if (f) fclose(f);
+  }
   printf("text: %.2f MB mixed English/code/CJK; one thread; MB/s of input text (decode: of output)\n",
          n / 1e6);
   const char *which[][2] = {{"qwen3", "tokenizers/hf/qwen3/tokenizer.json"},
