@@ -12,6 +12,7 @@
 /* ------------------------------------------------------------ vocabulary */
 
 bool tk_model_set_token(model *m, int32_t id, const char *s, size_t len) {
+  if (!s) s = ""; /* an empty token may come as (NULL, 0) */
   if (id < 0 || len > UINT32_MAX / 4) return false;
   if ((size_t)id >= m->nid) {
     size_t nn = m->nid ? m->nid : 256;

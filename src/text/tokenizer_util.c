@@ -299,7 +299,7 @@ uint64_t tk_hash_bytes(const void *p, size_t n) {
     n -= 8;
   }
   uint64_t v = 0;
-  memcpy(&v, s, n);
+  if (n) memcpy(&v, s, n);
   h = (h ^ v) * 0xC4CEB9FE1A85EC53ull;
   h ^= h >> 32;
   h *= 0xFF51AFD7ED558CCDull;
