@@ -7,6 +7,7 @@
 
 #include "../cpu/copy.h"
 #include "cuda_backend.h"
+#include "cuda_table.h"
 
 /* ---- elementwise ---- */
 
@@ -144,10 +145,7 @@ static mx_status gpu_reshape(mx_array out, mx_array const *in, int nin, const vo
 
 mx_status gpu_matmul(mx_array out, mx_array const *in, int nin, const void *params);
 
-static const struct {
-  const char *name;
-  kernel_fn k;
-} table[] = {
+static const cuda_kernel_entry core_kernels[] = {
     {"add", gpu_add},
     {"subtract", gpu_subtract},
     {"multiply", gpu_multiply},
@@ -183,7 +181,12 @@ static const struct {
     {"transpose", cpu_transpose},
     {"broadcast_to", cpu_broadcast},
     {"matmul", gpu_matmul},
+    {NULL, NULL},
 };
+
+/* Every family's table (cuda_table.h); the first match wins. */
+static const cuda_kernel_entry *const tables[] = {core_kernels, cuda_fast_kernels, cuda_reduce_kernels,
+                                                   cuda_quant_kernels, cuda_index_kernels};
 
 /* Cache: primitive pointer -> kernel (NULL = not covered). eval runs under
  * one lock, so no synchronization is needed here. */
@@ -198,8 +201,9 @@ kernel_fn cuda_kernel_for(const mx_primitive *p) {
     if (!cache_key[h]) break;
   }
   kernel_fn k = NULL;
-  for (size_t i = 0; i < sizeof table / sizeof *table; i++)
-    if (strcmp(p->name, table[i].name) == 0) k = table[i].k;
+  for (size_t t = 0; t < sizeof tables / sizeof *tables && !k; t++)
+    for (const cuda_kernel_entry *e = tables[t]; e->name && !k; e++)
+      if (strcmp(p->name, e->name) == 0) k = e->k;
   if (!cache_key[h]) {
     cache_key[h] = p;
     cache_val[h] = k;
