@@ -6,6 +6,7 @@
 
 #include <cuda_runtime_api.h>
 #include <pthread.h>
+#include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -101,8 +102,54 @@ static void dev_free(void *p, size_t nbytes) {
   pthread_mutex_unlock(&pool_lock);
 }
 
+/* ---- pinned staging for small uploads: a decode step uploads a few
+ * scalars (a token id, a position) while the stream still runs the last
+ * step's kernels; waiting for the stream there would drain the GPU's queue
+ * every token. A small upload is copied into one of NSLOT pinned slots and
+ * sent asynchronously; the slot's event says when the copy has read it, and
+ * only a slot still in flight (NSLOT uploads ago) is waited for. */
+#define NSLOT 64
+#define SLOT_BYTES 65536
+static unsigned char *staging;
+static cudaEvent_t slot_done[NSLOT];
+static int next_slot;
+static pthread_mutex_t staging_lock = PTHREAD_MUTEX_INITIALIZER;
+
+static bool staging_init(void) {
+  if (cudaHostAlloc((void **)&staging, (size_t)NSLOT * SLOT_BYTES, cudaHostAllocDefault)) {
+    cudaGetLastError();
+    staging = NULL;
+    return false;
+  }
+  for (int i = 0; i < NSLOT; i++) {
+    if (cudaEventCreateWithFlags(&slot_done[i], cudaEventDisableTiming)) {
+      cudaGetLastError();
+      while (i-- > 0) cudaEventDestroy(slot_done[i]);
+      cudaFreeHost(staging);
+      staging = NULL;
+      return false;
+    }
+  }
+  return true;
+}
+
 static mx_status to_device(void *dptr, const void *host, size_t n) {
   if (!n) return MX_OK;
+  if (staging && n <= SLOT_BYTES) {
+    pthread_mutex_lock(&staging_lock);
+    int s = next_slot;
+    next_slot = (next_slot + 1) % NSLOT;
+    unsigned char *slot = staging + (size_t)s * SLOT_BYTES;
+    mx_status st = cuda_check(cudaEventSynchronize(slot_done[s]), "copy to device");
+    if (st == MX_OK) {
+      memcpy(slot, host, n);
+      st = cuda_check(cudaMemcpyAsync(dptr, slot, n, cudaMemcpyHostToDevice, stream),
+                      "copy to device");
+    }
+    if (st == MX_OK) st = cuda_check(cudaEventRecord(slot_done[s], stream), "copy to device");
+    pthread_mutex_unlock(&staging_lock);
+    return st;
+  }
   mx_status st = cuda_check(cudaMemcpyAsync(dptr, host, n, cudaMemcpyHostToDevice, stream),
                             "copy to device");
   if (st < 0) return st;
@@ -147,6 +194,7 @@ const gpu_backend *cuda_backend_probe(void) {
     return NULL;
   }
   ndevices = n;
+  staging_init(); /* without it, uploads wait for the stream */
   return &backend;
 }
 
