@@ -37,10 +37,12 @@ static bool vec_push(vec *s, mx_array a) {
   return true;
 }
 
-/* MLXC_GPU_TRACE=1 prints where each GPU-stream node ran (coverage). */
-static bool gpu_trace(void) {
+/* MLXC_TRACE=1 prints every node as it runs: primitive, dtype, shape and
+ * where it ran (GPU coverage, or what a model's step is made of).
+ * MLXC_GPU_TRACE=1, its older name, still works. */
+static bool trace_on(void) {
   static int on = -1;
-  if (on < 0) on = getenv("MLXC_GPU_TRACE") != NULL;
+  if (on < 0) on = getenv("MLXC_TRACE") != NULL || getenv("MLXC_GPU_TRACE") != NULL;
   return on;
 }
 
@@ -67,9 +69,15 @@ static mx_status run_node(mx_array a) {
     mx_status st = !b ? MX_OK : gpu ? buffer_to_device(b) : buffer_to_host(b);
     if (st < 0) return st;
   }
-  if (a->stream.device.type == MX_GPU && gpu_trace())
-    fprintf(stderr, "mlxc gpu trace: %-28s %s %s\n", a->prim->name, mx_dtype_name(a->dtype),
-            gpu ? "gpu" : "cpu (no GPU kernel)");
+  if (trace_on()) {
+    char shape[SHAPE_STR_CAP];
+    fmt_shape(shape, sizeof shape, a->shape, a->ndim);
+    fprintf(stderr, "mlxc trace: %-28s %-9s %-22s %s\n", a->prim->name, mx_dtype_name(a->dtype),
+            shape,
+            gpu                                ? "gpu"
+            : a->stream.device.type == MX_GPU ? "cpu (no GPU kernel)"
+                                               : "cpu");
+  }
   exec_set_gpu(gpu);
   mx_status st = k(a, (mx_array const *)a->inputs, a->nin, a->params);
   exec_set_gpu(false);
