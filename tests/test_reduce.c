@@ -3,6 +3,7 @@
  * threaded reductions against a double-precision reference, determinism,
  * and MLX's argmax rule for NaN. */
 #include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 
 #include "check.h"
@@ -435,6 +436,35 @@ static void test_dtypes_shapes(void) {
   mx_array_free(bl);
 }
 
+/* var/std of integers over rows long enough to be split into blocks: the
+ * blocks' squared deviations are merged as doubles (they once were merged
+ * as integers, giving ~1e22 for a variance of ~8e4). The exact value comes
+ * from the integers in double precision; rtol 1e-6 covers the kernel's f64
+ * two-pass summation order. */
+static void test_integer_var_long_rows(void) {
+  enum { N = 151936 };
+  int32_t *d = malloc(2 * N * sizeof *d);
+  for (int64_t i = 0; i < 2 * N; i++) d[i] = (int32_t)((uint64_t)i * 2654435761u % 1000u);
+  int64_t sh[2] = {2, N};
+  mx_array a = mx_array_from_data(d, sh, 2, MX_INT32);
+  int ax = 1;
+  mx_array v = mx_var(a, &ax, 1, false, 0);
+  CHECK(mx_eval1(v) == MX_OK);
+  const float *r = mx_array_data(v);
+  for (int b = 0; b < 2 && r; b++) {
+    double m = 0, s = 0;
+    for (int i = 0; i < N; i++) m += d[b * N + i];
+    m /= N;
+    for (int i = 0; i < N; i++) s += (d[b * N + i] - m) * (d[b * N + i] - m);
+    char msg[96];
+    snprintf(msg, sizeof msg, "int32 var over %d elements: %g vs %g", N, (double)r[b], s / N);
+    CHECK_MSG(fabs(r[b] - s / N) <= 1e-6 * (s / N), msg);
+  }
+  mx_array_free(v);
+  mx_array_free(a);
+  free(d);
+}
+
 int main(int argc, char **argv) {
   const char *dir = argc > 1 ? argv[1] : "fixtures/reduce";
   size_t mem0 = mx_memory_active();
@@ -443,6 +473,7 @@ int main(int argc, char **argv) {
   test_argmax_nan();
   test_broadcast_inputs();
   test_large();
+  test_integer_var_long_rows();
   CHECK_MSG(mx_memory_active() == mem0, "active memory returns to its start");
   int n = fx_run_dir(dir, OPS, (int)(sizeof OPS / sizeof *OPS));
   CHECK(n > 500);

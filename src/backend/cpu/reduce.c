@@ -422,7 +422,9 @@ static void acc_merge(kind k, pass p, acc *a, acc v) {
   case P_SUM:
   case P_SSD:
   case P_SEXP:
-    if (k == K_I64 || k == K_U64) a->u += v.u;
+    /* Only integer sums accumulate in integers: the squared deviations
+     * and exp sums of var/std/logsumexp are doubles for every kind. */
+    if ((k == K_I64 || k == K_U64) && p == P_SUM) a->u += v.u;
     else if (k == K_C64 && p == P_SUM) a->c += v.c;
     else a->d += v.d;
     break;
