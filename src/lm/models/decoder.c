@@ -1,4 +1,5 @@
-/* decoder.c — the shared parts of the Llama-like decoders (decoder.h). */
+/* decoder.c — the model around the blocks and the block loop shared by the
+ * decoder-only architectures (decoder.h). */
 #include "decoder.h"
 
 #include <stdio.h>
@@ -9,8 +10,21 @@
 #include "mlxc/fast.h"
 #include "mlxc/ops.h"
 
-mx_status lm_dec_parse_args(const cJSON *c, lm_dec_args *a, bool tied_default,
-                            const char *head_dim_key, const char *what) {
+void *lm_dec_new(size_t size, const char *name) {
+  lm_dec *d = calloc(1, size);
+  if (!d) {
+    set_error(MX_ERR_OOM, "%s: out of memory", name);
+    return NULL;
+  }
+  d->name = name;
+  return d;
+}
+
+/* ------------------------------------------------------------ config */
+
+mx_status lm_dec_parse_args(lm_dec *d, const cJSON *c, bool tied_default, double eps_default,
+                            const char *what) {
+  lm_dec_args *a = &d->a;
   mx_status st;
   if ((st = lm_cfg_req_int(c, "hidden_size", &a->hidden, what)) ||
       (st = lm_cfg_req_int(c, "num_hidden_layers", &a->layers, what)) ||
@@ -18,11 +32,18 @@ mx_status lm_dec_parse_args(const cJSON *c, lm_dec_args *a, bool tied_default,
       (st = lm_cfg_req_int(c, "num_attention_heads", &a->heads, what)) ||
       (st = lm_cfg_req_int(c, "vocab_size", &a->vocab, what)) ||
       (st = lm_cfg_int(c, "num_key_value_heads", a->heads, &a->kv_heads, what)) ||
-      (st = lm_cfg_float(c, "rms_norm_eps", 1e-6, &a->eps, what)) ||
+      (st = lm_cfg_int(c, "head_dim", 0, &a->head_dim, what)) ||
+      (st = lm_cfg_float(c, "rms_norm_eps", eps_default, &a->eps, what)) ||
       (st = lm_cfg_bool(c, "tie_word_embeddings", tied_default, &a->tied, what)))
     return st;
-  a->head_dim = 0;
-  if (head_dim_key && (st = lm_cfg_int(c, head_dim_key, 0, &a->head_dim, what))) return st;
+  return lm_dec_init(d, what);
+}
+
+mx_status lm_dec_init(lm_dec *d, const char *what) {
+  lm_dec_args *a = &d->a;
+  if (a->layers > 100000)
+    return set_error(MX_ERR_FORMAT, "%s: num_hidden_layers %lld is too large", what,
+                     (long long)a->layers);
   if (a->head_dim == 0) {
     if (a->hidden % a->heads)
       return set_error(MX_ERR_FORMAT, "%s: hidden_size %lld is not a multiple of "
@@ -38,6 +59,8 @@ mx_status lm_dec_parse_args(const cJSON *c, lm_dec_args *a, bool tied_default,
     return set_error(MX_ERR_FORMAT, "%s: head_dim %lld must be even and positive", what,
                      (long long)a->head_dim);
   if (!(a->eps > 0)) return set_error(MX_ERR_FORMAT, "%s: rms_norm_eps must be > 0", what);
+  d->L = calloc((size_t)a->layers, sizeof *d->L);
+  if (!d->L) return set_error(MX_ERR_OOM, "%s: out of memory", d->name);
   return MX_OK;
 }
 
@@ -64,101 +87,171 @@ mx_status lm_dec_windows(lm_dec *d, const cJSON *cfg, int64_t window, int64_t fi
                        "is no sliding_window", what);
     return MX_OK;
   }
-  d->window = calloc((size_t)d->a.layers, sizeof *d->window);
-  if (!d->window) return set_error(MX_ERR_OOM, "%s: out of memory", what);
   i = 0;
   if (lt && !cJSON_IsNull(lt)) {
     cJSON_ArrayForEach(e, lt) {
-      d->window[i] = strcmp(e->valuestring, "sliding_attention") == 0 ? window : 0;
+      d->L[i].spec.window = strcmp(e->valuestring, "sliding_attention") == 0 ? window : 0;
       i++;
     }
   } else {
-    for (i = 0; i < d->a.layers; i++) d->window[i] = i >= first_windowed ? window : 0;
+    for (i = 0; i < d->a.layers; i++) d->L[i].spec.window = i >= first_windowed ? window : 0;
   }
   return MX_OK;
 }
 
-mx_array lm_dec_load_norm(lm_weights *w, const char *name, int64_t dim, mx_dtype dt) {
+mx_status lm_dec_qwen_windows(lm_dec *d, const cJSON *cfg, const char *what) {
+  bool use;
+  int64_t window, first;
+  mx_status st;
+  if ((st = lm_cfg_bool(cfg, "use_sliding_window", false, &use, what)) ||
+      (st = lm_cfg_int(cfg, "sliding_window", 0, &window, what)) ||
+      (st = lm_cfg_int(cfg, "max_window_layers", 28, &first, what)))
+    return st;
+  if (!use) return MX_OK;
+  if (window <= 0)
+    return set_error(MX_ERR_FORMAT, "%s: use_sliding_window is true but sliding_window is "
+                     "not a positive integer", what);
+  return lm_dec_windows(d, cfg, window, first, what);
+}
+
+/* ------------------------------------------------------------ weights */
+
+static mx_array load_vec(lm_weights *w, const char *name, int64_t dim, const char *kind) {
   mx_array a = lm_weights_take(w, name);
-  if (!a) return NULL;
-  if (mx_array_ndim(a) != 1 || mx_array_dim(a, 0) != dim) {
-    set_error(MX_ERR_FORMAT, "load %s: norm \"%s\" must have shape (%lld)", w->path, name,
+  if (a && (mx_array_ndim(a) != 1 || mx_array_dim(a, 0) != dim)) {
+    set_error(MX_ERR_FORMAT, "load %s: %s\"%s\" must have shape (%lld)", w->path, kind, name,
               (long long)dim);
     mx_array_free(a);
     return NULL;
   }
-  if (mx_array_dtype(a) != dt) {
-    /* GGUF keeps norms in f32 next to f16 matrices; compute in one dtype. */
-    mx_array c = lm_own(mx_astype(a, dt));
-    mx_array_free(a);
-    a = c;
-  }
   return a;
 }
 
-mx_status lm_dec_load_outer(lm_dec *d, lm_weights *w, const lm_quant_cfg *q) {
-  const lm_dec_args *a = &d->a;
+mx_array lm_dec_load_vec(lm_weights *w, const char *name, int64_t dim, mx_dtype dt) {
+  mx_array a = load_vec(w, name, dim, "");
+  if (a && mx_array_dtype(a) != dt) SET(a, lm_own(mx_astype(a, dt)));
+  return a;
+}
+
+mx_array lm_dec_load_norm(const lm_dec *d, lm_weights *w, const char *name, int64_t dim) {
+  mx_array a = load_vec(w, name, dim, "norm ");
+  if (!a) return NULL;
+  if (d->norm_plus_one) {
+    /* 1 + w computed once, in the model dtype (as mlx-lm's Gemma RMSNorm
+     * adds 1.0 to the weight in its dtype). */
+    mx_array c = mx_astype(a, d->dtype);
+    mx_array one = mx_array_scalar(1.0, d->dtype);
+    mx_array r = lm_own(mx_add(c, one));
+    mx_array_free(a);
+    mx_array_free(c);
+    mx_array_free(one);
+    if (r && mx_eval1(r)) SET(r, NULL);
+    return r;
+  }
+  /* GGUF keeps norms in f32 next to f16 matrices; compute in one dtype. */
+  if (mx_array_dtype(a) != d->dtype) SET(a, lm_own(mx_astype(a, d->dtype)));
+  return a;
+}
+
+mx_status lm_dec_load_outer(lm_dec *d, lm_weights *w, const lm_quant_cfg *q,
+                            const lm_dec_names *n) {
+  lm_dec_args *a = &d->a;
+  const char *prefix = n && n->prefix ? n->prefix : "model.";
+  const char *head = n && n->head ? n->head : "lm_head";
+  char name[256];
   mx_status st;
-  if ((st = lm_linear_load(w, q, "model.embed_tokens", false, a->vocab, a->hidden, &d->embed)))
-    return st;
+  snprintf(name, sizeof name, "%sembed_tokens", prefix);
+  if ((st = lm_linear_load(w, q, name, false, a->vocab, a->hidden, &d->embed))) return st;
   d->dtype = lm_linear_dtype(&d->embed);
+  snprintf(name, sizeof name, "%s.weight", head);
+  if (n && n->tie_if_missing && !lm_weights_has(w, name)) a->tied = true;
   if (a->tied) {
-    lm_weights_ignore(w, "lm_head.weight"); /* mlx-lm's sanitize drops it */
-  } else if ((st = lm_linear_load(w, q, "lm_head", false, a->vocab, a->hidden, &d->head))) {
+    lm_weights_ignore(w, name); /* mlx-lm's sanitize drops it */
+  } else if ((st = lm_linear_load(w, q, head, false, a->vocab, a->hidden, &d->head))) {
     return st;
   }
-  if (!(d->norm = lm_dec_load_norm(w, "model.norm.weight", a->hidden, d->dtype)))
-    return mx_last_error_code();
+  snprintf(name, sizeof name, "%s%s.weight", prefix, n && n->norm ? n->norm : "norm");
+  if (!(d->norm = lm_dec_load_norm(d, w, name, a->hidden))) return mx_last_error_code();
+  return MX_OK;
+}
+
+void lm_dec_layer_prefix(char *buf, size_t cap, const char *prefix, int64_t layer) {
+  snprintf(buf, cap, "%slayers.%lld", prefix ? prefix : "model.", (long long)layer);
+}
+
+mx_status lm_dec_load_blocks(lm_dec *d, lm_weights *w, const lm_quant_cfg *q,
+                             const lm_block_opts *o) {
+  const lm_dec_args *a = &d->a;
+  mx_status st;
+  for (int64_t i = 0; i < a->layers; i++) {
+    lm_dec_layer *l = &d->L[i];
+    char p[160], n[256];
+    lm_dec_layer_prefix(p, sizeof p, o->prefix, i);
+    if (l->spec.kind == LM_LAYER_ATTENTION && (st = lm_attn_load(&l->attn, d, w, q, p, &o->attn)))
+      return st;
+    if (l->sparse ? (st = lm_sparse_moe_load(&l->moe, w, q, p, &o->moe, a->hidden))
+                  : (st = lm_mlp_load(&l->mlp, w, q, p, o->mlp, a->hidden, a->inter)))
+      return st;
+    snprintf(n, sizeof n, "%s.%s.weight", p, o->in_norm ? o->in_norm : "input_layernorm");
+    if (!(l->in_norm = lm_dec_load_norm(d, w, n, a->hidden))) return mx_last_error_code();
+    snprintf(n, sizeof n, "%s.%s.weight", p,
+             o->post_norm ? o->post_norm : "post_attention_layernorm");
+    if (!(l->post_norm = lm_dec_load_norm(d, w, n, a->hidden))) return mx_last_error_code();
+    snprintf(n, sizeof n, "%s.self_attn.rotary_emb.inv_freq", p);
+    lm_weights_ignore(w, n);
+  }
   return MX_OK;
 }
 
 void lm_dec_free(lm_dec *d) {
+  if (d->L)
+    for (int64_t i = 0; i < d->a.layers; i++) {
+      lm_dec_layer *l = &d->L[i];
+      mx_array_free(l->in_norm);
+      mx_array_free(l->post_norm);
+      lm_attn_free(&l->attn);
+      lm_mlp_free(&l->mlp);
+      lm_sparse_moe_free(&l->moe);
+    }
+  free(d->L);
+  d->L = NULL;
   lm_linear_free(&d->embed);
   lm_linear_free(&d->head);
   mx_array_free(d->norm);
   d->norm = NULL;
-  free(d->window);
-  d->window = NULL;
+  lm_rope_free(&d->rope);
 }
 
-mx_status lm_dec_check_call(const lm_dec *d, mx_array tokens, const mx_lm_cache *cache,
-                            const char *name) {
+/* ------------------------------------------------------------ forward */
+
+mx_status lm_dec_check_call(const lm_dec *d, mx_array tokens, const mx_lm_cache *cache) {
   if (!tokens) return mx_last_error_code() ? mx_last_error_code() : MX_ERR_NULL_INPUT;
   if (mx_array_ndim(tokens) != 2 || !mx_dtype_is_integer(mx_array_dtype(tokens)))
-    return set_error(MX_ERR_SHAPE, "%s: tokens must be an integer array (B, L)", name);
+    return set_error(MX_ERR_SHAPE, "%s: tokens must be an integer array (B, L)", d->name);
   if (cache && cache->nlayers != d->a.layers)
-    return set_error(MX_ERR_INVALID_ARG, "%s: cache has %lld layers, the model %lld", name,
+    return set_error(MX_ERR_INVALID_ARG, "%s: cache has %lld layers, the model %lld", d->name,
                      (long long)cache->nlayers, (long long)d->a.layers);
   return MX_OK;
 }
 
-mx_array lm_dec_heads_first(mx_array x, int64_t B, int64_t L, int64_t H, int64_t Dh) {
-  int64_t s[4] = {B, L, H, Dh};
-  int perm[4] = {0, 2, 1, 3};
-  mx_array r = mx_reshape(x, s, 4);
-  mx_array t = mx_transpose(r, perm, 4);
+/* mlx-lm's TransformerBlock: h + mixer(in_norm(h)), then that plus
+ * ffn(post_norm(.)). h (B, L, D); frees h. */
+static mx_array block(const lm_dec *d, int64_t i, mx_array h, mx_lm_cache *cache) {
+  const lm_dec_layer *l = &d->L[i];
+  float eps = (float)d->a.eps;
+  mx_array x = mx_fast_rms_norm(h, l->in_norm, eps);
+  mx_array r = l->spec.kind == LM_LAYER_ATTENTION
+                   ? lm_attn_apply(&l->attn, x, cache ? &cache->layers[i] : NULL, l->spec.window)
+                   : d->mixer(d, i, x, cache);
+  mx_array_free(x);
+  SET(h, mx_add(h, r));
   mx_array_free(r);
-  return t;
-}
-
-mx_array lm_dec_heads_merge(mx_array o) {
-  if (!o) return NULL;
-  int64_t B = mx_array_dim(o, 0), H = mx_array_dim(o, 1), L = mx_array_dim(o, 2),
-          Dh = mx_array_dim(o, 3);
-  int perm[4] = {0, 2, 1, 3};
-  int64_t s[3] = {B, L, H * Dh};
-  mx_array t = mx_transpose(o, perm, 4);
-  mx_array r = mx_reshape(t, s, 3);
-  mx_array_free(t);
-  return r;
-}
-
-mx_array lm_dec_swiglu(mx_array gate, mx_array up) {
-  mx_array s = mx_sigmoid(gate);
-  mx_array g = mx_multiply(gate, s); /* silu */
-  SET(g, mx_multiply(g, up));
-  mx_array_free(s);
-  return g;
+  x = mx_fast_rms_norm(h, l->post_norm, eps);
+  r = l->sparse ? lm_sparse_moe_apply(&l->moe, x) : lm_mlp_apply(&l->mlp, x);
+  mx_array_free(x);
+  SET(h, mx_add(h, r));
+  mx_array_free(r);
+  return h;
 }
 
 mx_array lm_dec_logits(const lm_dec *d, mx_array h) {
@@ -167,12 +260,50 @@ mx_array lm_dec_logits(const lm_dec *d, mx_array h) {
   return h;
 }
 
-uint64_t lm_dec_outer_bytes(const lm_dec *d) {
+uint64_t lm_dec_bytes(const lm_dec *d) {
   /* Decode reads one embedding row but the whole output head. */
-  return lm_linear_nbytes(d->a.tied ? &d->embed : &d->head) + mx_array_nbytes(d->norm);
+  uint64_t n = lm_linear_nbytes(d->a.tied ? &d->embed : &d->head) + mx_array_nbytes(d->norm);
+  for (int64_t i = 0; i < d->a.layers; i++) {
+    const lm_dec_layer *l = &d->L[i];
+    n += mx_array_nbytes(l->in_norm) + mx_array_nbytes(l->post_norm);
+    n += lm_attn_nbytes(&l->attn) + lm_mlp_nbytes(&l->mlp) + lm_sparse_moe_nbytes(&l->moe);
+  }
+  return n;
 }
 
-void lm_dec_layer_spec(const lm_dec *d, int64_t layer, lm_layer_spec *spec) {
-  spec->kind = LM_LAYER_ATTENTION;
-  spec->window = d->window && layer >= 0 && layer < d->a.layers ? d->window[layer] : 0;
+/* ------------------------------------------------------------ lm_arch */
+
+void lm_dec_destroy(void *impl) {
+  if (!impl) return;
+  lm_dec_free(impl);
+  free(impl);
+}
+
+void *lm_dec_finish(lm_dec *d, lm_weights *w, const lm_quant_cfg *q, const lm_block_opts *o) {
+  if (lm_dec_load_outer(d, w, q, NULL) || lm_dec_load_blocks(d, w, q, o)) return lm_dec_fail(d);
+  return d;
+}
+
+void *lm_dec_fail(void *d) {
+  lm_dec_destroy(d);
+  return NULL;
+}
+
+mx_array lm_dec_forward(const void *impl, mx_array tokens, mx_lm_cache *cache) {
+  const lm_dec *d = impl;
+  if (lm_dec_check_call(d, tokens, cache)) return NULL;
+  mx_array h = lm_embedding_apply(&d->embed, tokens, d->dtype); /* (B, L, D) */
+  for (int64_t i = 0; i < d->a.layers && h; i++) h = block(d, i, h, cache);
+  return lm_dec_logits(d, h); /* (B, L, V) */
+}
+
+int64_t lm_dec_num_layers(const void *impl) { return ((const lm_dec *)impl)->a.layers; }
+int64_t lm_dec_vocab_size(const void *impl) { return ((const lm_dec *)impl)->a.vocab; }
+mx_dtype lm_dec_dtype(const void *impl) { return ((const lm_dec *)impl)->dtype; }
+uint64_t lm_dec_weight_bytes(const void *impl) { return lm_dec_bytes(impl); }
+
+void lm_dec_layer_spec(const void *impl, int64_t layer, lm_layer_spec *spec) {
+  const lm_dec *d = impl;
+  if (layer >= 0 && layer < d->a.layers) *spec = d->L[layer].spec;
+  else *spec = (lm_layer_spec){LM_LAYER_ATTENTION, 0};
 }

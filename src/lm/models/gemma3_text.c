@@ -12,40 +12,30 @@
  *   - attention scale query_pre_attn_scalar^-1/2, a gelu (tanh) gated MLP,
  *     tied output head, optional final_logit_softcapping tanh(x/c)*c.
  *
- * Shapes: B batch, L new tokens, D hidden, Hq/Hkv heads, Dh head dim,
- * F intermediate, V vocab. */
+ * Shapes: B batch, L new tokens, D hidden, V vocab. */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "../../core/core.h"
-#include "../lm_internal.h"
+#include "decoder.h"
 #include "mlxc/fast.h"
 #include "mlxc/ops.h"
 
-typedef struct g3_args {
-  int64_t hidden, layers, inter, heads, kv_heads, head_dim, vocab, window;
-  double eps, query_pre_attn_scalar, softcap; /* softcap 0: none */
-} g3_args;
-
-typedef struct g3_layer {
-  bool sliding;
-  /* Norm weights already hold 1 + w (in the model dtype). */
-  mx_array in_norm, post_attn_norm, pre_ff_norm, post_ff_norm; /* (D) */
-  mx_array q_norm, k_norm;                                      /* (Dh) */
-  lm_linear q, k, v, o, gate, up, down;
-} g3_layer;
+/* d.L[i]: in_norm is input_layernorm, post_norm post_attention_layernorm
+ * (on the attention output); every norm weight already holds 1 + w. */
+typedef struct g3_ff_norms {
+  mx_array pre, post; /* (D) pre_feedforward_layernorm, post_feedforward_layernorm */
+} g3_ff_norms;
 
 typedef struct gemma3 {
-  g3_args a;
-  mx_dtype dtype;
-  bool tied;
-  lm_linear embed, head; /* head unused when tied */
-  mx_array norm;         /* (D), 1 + w */
-  mx_array embed_scale;  /* 0-d, sqrt(D) in the model dtype */
-  lm_rope rope_local, rope_global;
-  g3_layer *L;
+  lm_dec d;            /* d.rope: the global layers' rope */
+  int64_t window;      /* of the sliding layers */
+  double query_pre_attn_scalar, softcap; /* softcap 0: none */
+  mx_array embed_scale; /* 0-d, sqrt(D) in the model dtype */
+  lm_rope rope_local;
+  g3_ff_norms *ff;      /* per layer */
 } gemma3;
 
 #define WHAT "gemma3_text config"
@@ -53,7 +43,9 @@ typedef struct gemma3 {
 /* The layer kinds: config layer_types (transformers >= 4.5x), else the
  * older pattern key (every Nth layer global). */
 static mx_status layer_kinds(const cJSON *c, gemma3 *m) {
-  const g3_args *a = &m->a;
+  const lm_dec_args *a = &m->d.a;
+  lm_dec_layer *L = m->d.L;
+  bool sliding;
   const cJSON *lt = cJSON_GetObjectItemCaseSensitive(c, "layer_types");
   if (lt && !cJSON_IsNull(lt)) {
     if (!cJSON_IsArray(lt) || cJSON_GetArraySize(lt) != a->layers)
@@ -64,14 +56,15 @@ static mx_status layer_kinds(const cJSON *c, gemma3 *m) {
       if (!cJSON_IsString(e))
         return set_error(MX_ERR_FORMAT, WHAT ": layer_types[%lld] must be a string", (long long)i);
       if (strcmp(e->valuestring, "sliding_attention") == 0) {
-        m->L[i].sliding = true;
+        sliding = true;
       } else if (strcmp(e->valuestring, "full_attention") == 0) {
-        m->L[i].sliding = false;
+        sliding = false;
       } else {
         return set_error(MX_ERR_UNSUPPORTED, WHAT ": layer type \"%s\" (layer %lld) is not "
                          "supported (sliding_attention, full_attention)", e->valuestring,
                          (long long)i);
       }
+      L[i].spec.window = sliding ? m->window : 0;
     }
     return MX_OK;
   }
@@ -83,11 +76,12 @@ static mx_status layer_kinds(const cJSON *c, gemma3 *m) {
   if ((st = lm_cfg_int(c, key, 6, &pattern, WHAT))) return st;
   if (pattern < 1)
     return set_error(MX_ERR_FORMAT, WHAT ": %s %lld must be >= 1", key, (long long)pattern);
-  for (int64_t i = 0; i < a->layers; i++) m->L[i].sliding = (i + 1) % pattern != 0;
+  for (int64_t i = 0; i < a->layers; i++) L[i].spec.window = (i + 1) % pattern != 0 ? m->window : 0;
   return MX_OK;
 }
 
-static mx_status parse_args(const cJSON *c, g3_args *a) {
+static mx_status parse_args(const cJSON *c, gemma3 *m) {
+  lm_dec_args *a = &m->d.a;
   mx_status st;
   if ((st = lm_cfg_req_int(c, "hidden_size", &a->hidden, WHAT)) ||
       (st = lm_cfg_req_int(c, "num_hidden_layers", &a->layers, WHAT)) ||
@@ -96,29 +90,21 @@ static mx_status parse_args(const cJSON *c, g3_args *a) {
       (st = lm_cfg_req_int(c, "vocab_size", &a->vocab, WHAT)) ||
       (st = lm_cfg_int(c, "num_key_value_heads", 1, &a->kv_heads, WHAT)) ||
       (st = lm_cfg_int(c, "head_dim", 256, &a->head_dim, WHAT)) ||
-      (st = lm_cfg_int(c, "sliding_window", 512, &a->window, WHAT)) ||
+      (st = lm_cfg_int(c, "sliding_window", 512, &m->window, WHAT)) ||
       (st = lm_cfg_float(c, "rms_norm_eps", 1e-6, &a->eps, WHAT)) ||
-      (st = lm_cfg_float(c, "query_pre_attn_scalar", 256, &a->query_pre_attn_scalar, WHAT)) ||
-      (st = lm_cfg_float(c, "final_logit_softcapping", 0, &a->softcap, WHAT)))
+      (st = lm_cfg_float(c, "query_pre_attn_scalar", 256, &m->query_pre_attn_scalar, WHAT)) ||
+      (st = lm_cfg_float(c, "final_logit_softcapping", 0, &m->softcap, WHAT)) ||
+      (st = lm_dec_init(&m->d, WHAT)))
     return st;
-  if (a->layers > 100000)
-    return set_error(MX_ERR_FORMAT, WHAT ": num_hidden_layers %lld is too large",
-                     (long long)a->layers);
-  if (a->kv_heads <= 0 || a->heads % a->kv_heads)
-    return set_error(MX_ERR_FORMAT, WHAT ": num_attention_heads %lld is not a multiple of "
-                     "num_key_value_heads %lld", (long long)a->heads, (long long)a->kv_heads);
-  if (a->head_dim <= 0 || a->head_dim % 2 || a->head_dim > 4096)
-    return set_error(MX_ERR_FORMAT, WHAT ": head_dim %lld must be even and positive",
-                     (long long)a->head_dim);
-  if (a->window <= 0)
+  if (m->window <= 0)
     return set_error(MX_ERR_FORMAT, WHAT ": sliding_window %lld must be positive",
-                     (long long)a->window);
-  if (!(a->query_pre_attn_scalar > 0))
+                     (long long)m->window);
+  if (!(m->query_pre_attn_scalar > 0))
     return set_error(MX_ERR_FORMAT, WHAT ": query_pre_attn_scalar %g must be positive",
-                     a->query_pre_attn_scalar);
-  if (a->softcap < 0)
+                     m->query_pre_attn_scalar);
+  if (m->softcap < 0)
     return set_error(MX_ERR_FORMAT, WHAT ": final_logit_softcapping %g must be positive",
-                     a->softcap);
+                     m->softcap);
   const cJSON *ac = cJSON_GetObjectItemCaseSensitive(c, "attn_logit_softcapping");
   if (ac && !cJSON_IsNull(ac))
     return set_error(MX_ERR_UNSUPPORTED, WHAT ": attn_logit_softcapping is not supported");
@@ -133,52 +119,6 @@ static mx_status parse_args(const cJSON *c, g3_args *a) {
     return set_error(MX_ERR_UNSUPPORTED, WHAT ": hidden_activation \"%s\" is not supported "
                      "(gelu_pytorch_tanh)", act);
   return MX_OK;
-}
-
-/* Loads a norm weight and turns it into 1 + w in the model dtype (as
- * mlx-lm's RMSNorm computes 1.0 + weight in the weight's dtype). */
-static mx_array load_norm(lm_weights *w, const char *name, int64_t dim, mx_dtype dt) {
-  mx_array a = lm_weights_take(w, name);
-  if (!a) return NULL;
-  if (mx_array_ndim(a) != 1 || mx_array_dim(a, 0) != dim) {
-    set_error(MX_ERR_FORMAT, "load %s: norm \"%s\" must have shape (%lld)", w->path, name,
-              (long long)dim);
-    mx_array_free(a);
-    return NULL;
-  }
-  mx_array c = mx_astype(a, dt);
-  mx_array one = mx_array_scalar(1.0, dt);
-  mx_array r = lm_own(mx_add(c, one));
-  mx_array_free(a);
-  mx_array_free(c);
-  mx_array_free(one);
-  if (r && mx_eval1(r)) {
-    mx_array_free(r);
-    return NULL;
-  }
-  return r;
-}
-
-static void g3_destroy(void *impl) {
-  gemma3 *m = impl;
-  if (!m) return;
-  if (m->L)
-    for (int64_t i = 0; i < m->a.layers; i++) {
-      g3_layer *l = &m->L[i];
-      mx_array n[6] = {l->in_norm, l->post_attn_norm, l->pre_ff_norm, l->post_ff_norm,
-                       l->q_norm, l->k_norm};
-      for (int j = 0; j < 6; j++) mx_array_free(n[j]);
-      lm_linear *lin[7] = {&l->q, &l->k, &l->v, &l->o, &l->gate, &l->up, &l->down};
-      for (int j = 0; j < 7; j++) lm_linear_free(lin[j]);
-    }
-  free(m->L);
-  lm_linear_free(&m->embed);
-  lm_linear_free(&m->head);
-  mx_array_free(m->norm);
-  mx_array_free(m->embed_scale);
-  lm_rope_free(&m->rope_local);
-  lm_rope_free(&m->rope_global);
-  free(m);
 }
 
 /* Multimodal "gemma3" checkpoints: the text model's config is text_config
@@ -267,135 +207,15 @@ static mx_status resolve_source(const cJSON *cfg, lm_weights *w, g3_source *s) {
  * the global one as rope_theta + rope_scaling. */
 static mx_status init_ropes(gemma3 *m, const cJSON *c) {
   mx_status st;
-  if ((st = lm_rope_init(&m->rope_global, c, m->a.head_dim, "full_attention", WHAT))) return st;
+  int64_t Dh = m->d.a.head_dim;
+  if ((st = lm_rope_init(&m->d.rope, c, Dh, "full_attention", WHAT))) return st;
   const cJSON *rp = cJSON_GetObjectItemCaseSensitive(c, "rope_parameters");
-  if (cJSON_IsObject(rp))
-    return lm_rope_init(&m->rope_local, c, m->a.head_dim, "sliding_attention", WHAT);
+  if (cJSON_IsObject(rp)) return lm_rope_init(&m->rope_local, c, Dh, "sliding_attention", WHAT);
   double base;
   if ((st = lm_cfg_float(c, "rope_local_base_freq", 10000.0, &base, WHAT))) return st;
   if (!(base > 0)) return set_error(MX_ERR_FORMAT, WHAT ": rope_local_base_freq must be > 0");
-  lm_rope_init_base(&m->rope_local, (int)m->a.head_dim, (float)base, false);
+  lm_rope_init_base(&m->rope_local, (int)Dh, (float)base, false);
   return MX_OK;
-}
-
-static void *g3_create(const cJSON *cfg, lm_weights *w, const lm_quant_cfg *q) {
-  if (w->kind == LM_SRC_GGUF) {
-    /* llama.cpp stores Gemma norms as 1 + w and the layer pattern in keys
-     * the GGUF config mapping does not carry. */
-    set_error(MX_ERR_UNSUPPORTED, "gemma3_text: GGUF checkpoints are not supported yet "
-              "(load the safetensors model)");
-    return NULL;
-  }
-  gemma3 *m = calloc(1, sizeof *m);
-  g3_source s = {0};
-  if (!m) {
-    set_error(MX_ERR_OOM, "gemma3_text: out of memory");
-    return NULL;
-  }
-  g3_args *a = &m->a;
-  if (resolve_source(cfg, w, &s) || parse_args(s.cfg, a)) goto fail;
-  m->L = calloc((size_t)a->layers, sizeof *m->L);
-  if (!m->L) {
-    set_error(MX_ERR_OOM, "gemma3_text: out of memory");
-    goto fail;
-  }
-  if (layer_kinds(s.cfg, m) || init_ropes(m, s.cfg)) goto fail;
-  char n[256];
-  snprintf(n, sizeof n, "%sembed_tokens", s.prefix);
-  if (lm_linear_load(w, q, n, false, a->vocab, a->hidden, &m->embed)) goto fail;
-  m->dtype = lm_linear_dtype(&m->embed);
-  /* mlx-lm ties the head whenever the checkpoint has none. */
-  snprintf(n, sizeof n, "%s.weight", s.head);
-  m->tied = s.tied || !lm_weights_has(w, n);
-  if (m->tied) {
-    snprintf(n, sizeof n, "%s.weight", s.head);
-    lm_weights_ignore(w, n);
-  } else if (lm_linear_load(w, q, s.head, false, a->vocab, a->hidden, &m->head)) {
-    goto fail;
-  }
-  snprintf(n, sizeof n, "%snorm.weight", s.prefix);
-  if (!(m->norm = load_norm(w, n, a->hidden, m->dtype))) goto fail;
-  /* transformers rounds sqrt(hidden) to the embedding dtype (mlx-lm rounds
-   * through bfloat16; the two agree for bfloat16 checkpoints). */
-  if (!(m->embed_scale = lm_own(mx_array_scalar(sqrt((double)a->hidden), m->dtype)))) goto fail;
-  int64_t D = a->hidden, Dh = a->head_dim, F = a->inter;
-  for (int64_t i = 0; i < a->layers; i++) {
-    g3_layer *l = &m->L[i];
-    char p[160];
-    snprintf(p, sizeof p, "%slayers.%lld", s.prefix, (long long)i);
-#define LIN(field, sub, o, in)                                         \
-  snprintf(n, sizeof n, "%s.%s", p, sub);                              \
-  if (lm_linear_load(w, q, n, false, o, in, &l->field)) goto fail;
-    LIN(q, "self_attn.q_proj", a->heads * Dh, D)
-    LIN(k, "self_attn.k_proj", a->kv_heads * Dh, D)
-    LIN(v, "self_attn.v_proj", a->kv_heads * Dh, D)
-    LIN(o, "self_attn.o_proj", D, a->heads * Dh)
-    LIN(gate, "mlp.gate_proj", F, D)
-    LIN(up, "mlp.up_proj", F, D)
-    LIN(down, "mlp.down_proj", D, F)
-#undef LIN
-#define NORM(field, sub, dim)                                          \
-  snprintf(n, sizeof n, "%s.%s.weight", p, sub);                       \
-  if (!(l->field = load_norm(w, n, dim, m->dtype))) goto fail;
-    NORM(in_norm, "input_layernorm", D)
-    NORM(post_attn_norm, "post_attention_layernorm", D)
-    NORM(pre_ff_norm, "pre_feedforward_layernorm", D)
-    NORM(post_ff_norm, "post_feedforward_layernorm", D)
-    NORM(q_norm, "self_attn.q_norm", Dh)
-    NORM(k_norm, "self_attn.k_norm", Dh)
-#undef NORM
-  }
-  cJSON_Delete(s.cfg);
-  return m;
-fail:
-  cJSON_Delete(s.cfg);
-  g3_destroy(m);
-  return NULL;
-}
-
-/* Replaces `var` by `expr` (which may use var), freeing the old value. */
-#define SET(var, expr)        \
-  do {                        \
-    mx_array set_t_ = (expr); \
-    mx_array_free(var);       \
-    var = set_t_;             \
-  } while (0)
-
-/* x (B, L, Hx*Dh) -> (B, Hx, L, Dh) */
-static mx_array heads_first(mx_array x, int64_t B, int64_t L, int64_t H, int64_t Dh) {
-  int64_t s[4] = {B, L, H, Dh};
-  int perm[4] = {0, 2, 1, 3};
-  mx_array r = mx_reshape(x, s, 4);
-  mx_array t = mx_transpose(r, perm, 4);
-  mx_array_free(r);
-  return t;
-}
-
-static mx_array attention(const gemma3 *m, const g3_layer *l, mx_array x, lm_kv_cache *c) {
-  const g3_args *a = &m->a;
-  int64_t B = mx_array_dim(x, 0), L = mx_array_dim(x, 1), Dh = a->head_dim;
-  const lm_rope *rope = l->sliding ? &m->rope_local : &m->rope_global;
-  mx_array q = lm_linear_apply(&l->q, x); /* (B, L, Hq*Dh) */
-  mx_array k = lm_linear_apply(&l->k, x); /* (B, L, Hkv*Dh) */
-  mx_array v = lm_linear_apply(&l->v, x);
-  SET(q, heads_first(q, B, L, a->heads, Dh)); /* (B, Hq, L, Dh) */
-  SET(k, heads_first(k, B, L, a->kv_heads, Dh));
-  SET(v, heads_first(v, B, L, a->kv_heads, Dh));
-  SET(q, mx_fast_rms_norm(q, l->q_norm, (float)a->eps));
-  SET(k, mx_fast_rms_norm(k, l->k_norm, (float)a->eps));
-  SET(q, lm_rope_apply(rope, q, c));
-  SET(k, lm_rope_apply(rope, k, c));
-  float scale = (float)(1.0 / sqrt(a->query_pre_attn_scalar));
-  mx_array o = lm_attend(c, q, k, v, scale, l->sliding ? a->window : 0, NULL);
-  mx_array_free(q);
-  mx_array_free(k);
-  mx_array_free(v);
-  int perm[4] = {0, 2, 1, 3};
-  int64_t s[3] = {B, L, a->heads * Dh};
-  SET(o, mx_transpose(o, perm, 4));
-  SET(o, mx_reshape(o, s, 3)); /* (B, L, Hq*Dh) */
-  SET(o, lm_linear_apply(&l->o, o));
-  return o;
 }
 
 /* gelu with the tanh approximation (gelu_pytorch_tanh, MLX's gelu_approx):
@@ -418,14 +238,70 @@ static mx_array gelu_tanh(mx_array x) {
   return t;
 }
 
-static mx_array mlp(const g3_layer *l, mx_array x) {
-  mx_array g = lm_linear_apply(&l->gate, x); /* (B, L, F) */
-  mx_array u = lm_linear_apply(&l->up, x);
-  SET(g, gelu_tanh(g));
-  SET(g, mx_multiply(g, u));
-  mx_array_free(u);
-  SET(g, lm_linear_apply(&l->down, g)); /* (B, L, D) */
-  return g;
+static void g3_destroy(void *impl) {
+  gemma3 *m = impl;
+  if (!m) return;
+  if (m->ff)
+    for (int64_t i = 0; i < m->d.a.layers; i++) {
+      mx_array_free(m->ff[i].pre);
+      mx_array_free(m->ff[i].post);
+    }
+  free(m->ff);
+  mx_array_free(m->embed_scale);
+  lm_rope_free(&m->rope_local);
+  lm_dec_destroy(m);
+}
+
+static void *g3_create(const cJSON *cfg, lm_weights *w, const lm_quant_cfg *q) {
+  if (w->kind == LM_SRC_GGUF) {
+    /* llama.cpp stores Gemma norms as 1 + w and the layer pattern in keys
+     * the GGUF config mapping does not carry. */
+    set_error(MX_ERR_UNSUPPORTED, "gemma3_text: GGUF checkpoints are not supported yet "
+              "(load the safetensors model)");
+    return NULL;
+  }
+  gemma3 *m = lm_dec_new(sizeof *m, "gemma3_text");
+  if (!m) return NULL;
+  lm_dec *d = &m->d;
+  const lm_dec_args *a = &d->a;
+  g3_source s = {0};
+  if (resolve_source(cfg, w, &s) || parse_args(s.cfg, m) || layer_kinds(s.cfg, m) ||
+      init_ropes(m, s.cfg))
+    goto fail;
+  d->a.tied = s.tied;
+  d->norm_plus_one = true;
+  /* mlx-lm ties the head whenever the checkpoint has none. */
+  lm_dec_names names = {.prefix = s.prefix, .head = s.head, .tie_if_missing = true};
+  if (lm_dec_load_outer(d, w, q, &names)) goto fail;
+  /* transformers rounds sqrt(hidden) to the embedding dtype (mlx-lm rounds
+   * through bfloat16; the two agree for bfloat16 checkpoints). */
+  if (!(m->embed_scale = lm_own(mx_array_scalar(sqrt((double)a->hidden), d->dtype)))) goto fail;
+  static const lm_mlp_opts mlp = {"mlp.gate_proj", "mlp.up_proj", "mlp.down_proj", false,
+                                  gelu_tanh};
+  lm_block_opts blocks = {.prefix = s.prefix,
+                          .attn = {.q_norm = "q_norm", .k_norm = "k_norm",
+                                   .scale = 1.0 / sqrt(m->query_pre_attn_scalar)},
+                          .mlp = &mlp};
+  if (lm_dec_load_blocks(d, w, q, &blocks)) goto fail;
+  if (!(m->ff = calloc((size_t)a->layers, sizeof *m->ff))) {
+    set_error(MX_ERR_OOM, "gemma3_text: out of memory");
+    goto fail;
+  }
+  for (int64_t i = 0; i < a->layers; i++) {
+    if (d->L[i].spec.window) d->L[i].attn.rope = &m->rope_local;
+    char p[160], n[256];
+    lm_dec_layer_prefix(p, sizeof p, s.prefix, i);
+    snprintf(n, sizeof n, "%s.pre_feedforward_layernorm.weight", p);
+    if (!(m->ff[i].pre = lm_dec_load_norm(d, w, n, a->hidden))) goto fail;
+    snprintf(n, sizeof n, "%s.post_feedforward_layernorm.weight", p);
+    if (!(m->ff[i].post = lm_dec_load_norm(d, w, n, a->hidden))) goto fail;
+  }
+  cJSON_Delete(s.cfg);
+  return m;
+fail:
+  cJSON_Delete(s.cfg);
+  g3_destroy(m);
+  return NULL;
 }
 
 /* h + r; float16 sums are taken in float32 and clipped to the float16 range
@@ -442,41 +318,35 @@ static mx_array residual(mx_array h, mx_array r) {
   return s;
 }
 
+/* Gemma's block: each half's output is normalised before it joins the
+ * residual stream. h (B, L, D); frees h. */
+static mx_array g3_block(const gemma3 *m, int64_t i, mx_array h, mx_lm_cache *cache) {
+  const lm_dec_layer *l = &m->d.L[i];
+  float eps = (float)m->d.a.eps;
+  mx_array x = mx_fast_rms_norm(h, l->in_norm, eps);
+  mx_array r = lm_attn_apply(&l->attn, x, cache ? &cache->layers[i] : NULL, l->spec.window);
+  mx_array_free(x);
+  SET(r, mx_fast_rms_norm(r, l->post_norm, eps));
+  SET(h, residual(h, r));
+  mx_array_free(r);
+  x = mx_fast_rms_norm(h, m->ff[i].pre, eps);
+  r = lm_mlp_apply(&l->mlp, x);
+  mx_array_free(x);
+  SET(r, mx_fast_rms_norm(r, m->ff[i].post, eps));
+  SET(h, residual(h, r));
+  mx_array_free(r);
+  return h;
+}
+
 static mx_array g3_forward(const void *impl, mx_array tokens, mx_lm_cache *cache) {
   const gemma3 *m = impl;
-  const g3_args *a = &m->a;
-  if (!tokens) return NULL;
-  if (mx_array_ndim(tokens) != 2 || !mx_dtype_is_integer(mx_array_dtype(tokens))) {
-    set_error(MX_ERR_SHAPE, "gemma3_text: tokens must be an integer array (B, L)");
-    return NULL;
-  }
-  if (cache && cache->nlayers != a->layers) {
-    set_error(MX_ERR_INVALID_ARG, "gemma3_text: cache has %lld layers, the model %lld",
-              (long long)cache->nlayers, (long long)a->layers);
-    return NULL;
-  }
-  float eps = (float)a->eps;
-  mx_array h = lm_embedding_apply(&m->embed, tokens, m->dtype); /* (B, L, D) */
+  if (lm_dec_check_call(&m->d, tokens, cache)) return NULL;
+  mx_array h = lm_embedding_apply(&m->d.embed, tokens, m->d.dtype); /* (B, L, D) */
   SET(h, mx_multiply(h, m->embed_scale));
-  for (int64_t i = 0; i < a->layers && h; i++) {
-    const g3_layer *l = &m->L[i];
-    mx_array x = mx_fast_rms_norm(h, l->in_norm, eps);
-    mx_array r = attention(m, l, x, cache ? &cache->layers[i] : NULL);
-    mx_array_free(x);
-    SET(r, mx_fast_rms_norm(r, l->post_attn_norm, eps));
-    SET(h, residual(h, r));
-    mx_array_free(r);
-    x = mx_fast_rms_norm(h, l->pre_ff_norm, eps);
-    r = mlp(l, x);
-    mx_array_free(x);
-    SET(r, mx_fast_rms_norm(r, l->post_ff_norm, eps));
-    SET(h, residual(h, r));
-    mx_array_free(r);
-  }
-  SET(h, mx_fast_rms_norm(h, m->norm, eps));
-  SET(h, lm_linear_apply(m->tied ? &m->embed : &m->head, h)); /* (B, L, V) */
-  if (a->softcap > 0 && h) {
-    mx_array cap = mx_array_scalar(a->softcap, mx_array_dtype(h));
+  for (int64_t i = 0; i < m->d.a.layers && h; i++) h = g3_block(m, i, h, cache);
+  h = lm_dec_logits(&m->d, h); /* (B, L, V) */
+  if (m->softcap > 0 && h) {
+    mx_array cap = mx_array_scalar(m->softcap, mx_array_dtype(h));
     SET(h, mx_divide(h, cap));
     SET(h, mx_tanh(h));
     SET(h, mx_multiply(h, cap));
@@ -485,29 +355,11 @@ static mx_array g3_forward(const void *impl, mx_array tokens, mx_lm_cache *cache
   return h;
 }
 
-static int64_t g3_layers(const void *impl) { return ((const gemma3 *)impl)->a.layers; }
-static int64_t g3_vocab(const void *impl) { return ((const gemma3 *)impl)->a.vocab; }
-static mx_dtype g3_dtype(const void *impl) { return ((const gemma3 *)impl)->dtype; }
-
-static void g3_layer_spec(const void *impl, int64_t layer, lm_layer_spec *spec) {
-  const gemma3 *m = impl;
-  spec->kind = LM_LAYER_ATTENTION;
-  spec->window = layer >= 0 && layer < m->a.layers && m->L[layer].sliding ? m->a.window : 0;
-}
-
 static uint64_t g3_weight_bytes(const void *impl) {
   const gemma3 *m = impl;
-  /* Decode reads one embedding row but the whole output head. */
-  uint64_t n = lm_linear_nbytes(m->tied ? &m->embed : &m->head);
-  n += mx_array_nbytes(m->norm);
-  for (int64_t i = 0; i < m->a.layers; i++) {
-    const g3_layer *l = &m->L[i];
-    const lm_linear *lin[7] = {&l->q, &l->k, &l->v, &l->o, &l->gate, &l->up, &l->down};
-    for (int j = 0; j < 7; j++) n += lm_linear_nbytes(lin[j]);
-    mx_array nw[6] = {l->in_norm, l->post_attn_norm, l->pre_ff_norm, l->post_ff_norm,
-                      l->q_norm, l->k_norm};
-    for (int j = 0; j < 6; j++) n += mx_array_nbytes(nw[j]);
-  }
+  uint64_t n = lm_dec_bytes(&m->d);
+  for (int64_t i = 0; i < m->d.a.layers; i++)
+    n += mx_array_nbytes(m->ff[i].pre) + mx_array_nbytes(m->ff[i].post);
   return n;
 }
 
@@ -516,9 +368,9 @@ const lm_arch lm_arch_gemma3_text = {
     .create = g3_create,
     .destroy = g3_destroy,
     .forward = g3_forward,
-    .num_layers = g3_layers,
-    .vocab_size = g3_vocab,
-    .dtype = g3_dtype,
+    .num_layers = lm_dec_num_layers,
+    .vocab_size = lm_dec_vocab_size,
+    .dtype = lm_dec_dtype,
     .weight_bytes = g3_weight_bytes,
-    .layer_spec = g3_layer_spec,
+    .layer_spec = lm_dec_layer_spec,
 };
