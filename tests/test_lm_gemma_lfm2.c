@@ -265,6 +265,39 @@ static void gemma3_specs(void) {
   cJSON_Delete(c);
 }
 
+/* An error inside a layer (here: a quantized KV cache whose group size
+ * does not divide the fixture's head dimension 16) reaches the caller as
+ * itself: later steps of the forward (gelu, softcap) must not replace it
+ * with one about the NULL they were handed. */
+static void gemma3_first_error_kept(void) {
+  char p[1200];
+  snprintf(p, sizeof p, "%s/gemma3_text", root);
+  mx_lm_model *m = mx_lm_load(p);
+  CHECK_MSG(m != NULL, mx_last_error());
+  if (!m) return;
+  mx_lm_cache_params cp = mx_lm_cache_default_params();
+  cp.kv_bits = 8;
+  cp.kv_group_size = 32;
+  mx_lm_cache *c = mx_lm_cache_new_ex(m, &cp);
+  CHECK_MSG(c != NULL, mx_last_error());
+  int32_t ids[3] = {1, 2, 3};
+  int64_t s[2] = {1, 3};
+  mx_array t = mx_array_from_data(ids, s, 2, MX_INT32);
+  mx_array l = c ? mx_lm_forward(m, t, c) : NULL;
+  if (l) {
+    CHECK(mx_eval1(l) == MX_OK); /* the prompt fills the cache unquantized */
+    mx_array_free(l);
+    s[1] = 1;
+    mx_array t1 = mx_array_from_data(ids, s, 2, MX_INT32);
+    CHECK_ERR(mx_lm_forward(m, t1, c), MX_ERR_INVALID_ARG,
+              "kv_group_size 32 does not divide the head dimension 16");
+    mx_array_free(t1);
+  }
+  mx_array_free(t);
+  mx_lm_cache_free(c);
+  mx_lm_free(m);
+}
+
 static void gemma3_bad(void) {
   struct {
     const char *key, *json;
@@ -481,6 +514,7 @@ int main(void) {
   gemma3_multimodal();
   gemma3_specs();
   gemma3_bad();
+  gemma3_first_error_kept();
   lfm2_v4_keys();
   lfm2_decode();
   lfm2_bad();

@@ -312,6 +312,7 @@ mx_status lm_rope_init(lm_rope *r, const cJSON *cfg, int64_t head_dim, const cha
 
 /* x * mscale on the rotated dims (the others pass through). */
 static mx_array attention_scale(const lm_rope *r, mx_array x) {
+  if (!x) return NULL; /* keep the first error */
   int64_t D = mx_array_dim(x, mx_array_ndim(x) - 1);
   mx_dtype dt = mx_array_dtype(x);
   if (r->dims >= D) {

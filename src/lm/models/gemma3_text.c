@@ -221,6 +221,7 @@ static mx_status init_ropes(gemma3 *m, const cJSON *c) {
 /* gelu with the tanh approximation (gelu_pytorch_tanh, MLX's gelu_approx):
  * 0.5 x (1 + tanh(sqrt(2/pi) (x + 0.044715 x^3))). */
 static mx_array gelu_tanh(mx_array x) {
+  if (!x) return NULL; /* keep the first error (a NULL's dtype is invalid) */
   mx_dtype dt = mx_array_dtype(x);
   mx_array c0 = mx_array_scalar(0.044715, dt), c1 = mx_array_scalar(sqrt(2.0 / M_PI), dt);
   mx_array half = mx_array_scalar(0.5, dt), one = mx_array_scalar(1.0, dt);

@@ -217,7 +217,7 @@ static mx_array short_conv(const lm_dec *d, int64_t layer, mx_array x, mx_lm_cac
   }
   mx_array_free(bcx);
   mx_array bx = mx_multiply(parts[0], parts[2]); /* (B, L, D) */
-  if (c) {
+  if (c && bx) {
     mx_array keep = pad_mask(cache, c, B, L);
     if (keep) {
       mx_array zero = mx_array_scalar(0.0, mx_array_dtype(bx));
