@@ -1,7 +1,7 @@
 /* bench_quant.c — quantized matmul speed, as ratios measured in one run:
  * - decode (M = 1) mat-vec, affine 4-bit and 8-bit, group 64, f16 scales:
  *   effective GB/s (weights + scales + biases read once) and % of the
- *   STREAM triad of this run;
+ *   STREAM triad of this run; M = 4 and 8 on the first shape;
  * - prefill (M = 512) 4-bit: GFLOP/s against cblas_sgemm of the same shape.
  * Usage: bench_quant [reps]   (MLXC_QMM_ISA=none|avx2|vnni caps the kernel) */
 #include <cblas.h>
@@ -67,6 +67,15 @@ int main(int argc, char **argv) {
       double gbs = bytes / dt / 1e9;
       printf("decode M=1 %5lldx%-5lld %d-bit g%d: %8.3f ms  %6.1f GB/s  %5.1f%% of triad\n",
              (long long)N, (long long)K, bits, gs, dt * 1e3, gbs, 100 * gbs / triad);
+      if (si == 0) { /* a few rows (speculative decoding, small batches) */
+        for (int M = 4; M <= 8; M += 4) {
+          mx_array xm = rand_matrix(M, K, MX_FLOAT16, 98u + (uint32_t)M);
+          double dm = time_qmm(xm, q, gs, bits, reps);
+          printf("decode M=%d %5lldx%-5lld %d-bit g%d: %8.3f ms  (%.2fx the M=1 time)\n", M,
+                 (long long)N, (long long)K, bits, gs, dm * 1e3, dm / dt);
+          mx_array_free(xm);
+        }
+      }
       for (int i = 0; i < 3; i++) mx_array_free(q[i]);
     }
     mx_array_free(w);

@@ -1,9 +1,9 @@
 /* qmm.c — quantized_matmul and gather_qmm on the CPU.
  *
  * Three paths, by the number of activation rows R sharing one weight matrix:
- * - decode (R <= 8, affine, x @ W^T): int8 activations against the packed
- *   codes (qmm_simd.c), output columns split across the pool; each weight
- *   byte is read once.
+ * - decode (R <= 8, affine, x @ W^T): f32 activations against weights
+ *   dequantized in registers (qmm_simd.c), output columns split across the
+ *   pool; each weight byte is read once.
  * - small R otherwise (fp modes, no SIMD): each task dequantizes one weight
  *   row to f32 in L1/L2 and dots it with the R rows (still one pass).
  * - prefill (R > 8) and x @ W: dequantize a panel of W to f32 (parallel),
@@ -174,20 +174,17 @@ mx_status qmm_nt(const float *X, int64_t R, const qmat *m, float *Y, int64_t ldy
   }
   if (R <= DECODE_MAX_ROWS) {
     qmm_isa isa = qmm_pick_isa();
-    qact a = {R, K, NULL, NULL, NULL, NULL, NULL};
+    qact a = {R, K, 0, NULL, NULL};
     dec_ctx c = {&a, m, isa, Y, ldy, X, 0};
     /* ~64 KB of weights per task keeps scheduling overhead negligible. */
     int64_t grain = (65536 / (m->row_bytes ? m->row_bytes : 1)) + 1;
     if (isa != QMM_ISA_NONE && qmm_decode_supported(m)) {
-      int64_t G = K / m->group_size;
-      size_t nbytes = (size_t)(R * K) * 3 + (size_t)(R * (5 * (K / 32) + G)) * sizeof(float);
-      uint8_t *buf = mx_alloc(nbytes);
+      a.Kp = qact_kpad(m);
+      size_t nbytes = (size_t)(R * (a.Kp + K / m->group_size)) * sizeof(float);
+      float *buf = mx_alloc(nbytes);
       if (!buf) return oom();
-      a.dx = (float *)buf;
-      a.dx4 = a.dx + R * (K / 32);
-      a.xsum = a.dx4 + R * (K / 32) * 4;
-      a.xq16 = (int16_t *)(a.xsum + R * G);
-      a.xq = (int8_t *)(a.xq16 + R * K);
+      a.xt = buf;
+      a.xsum = buf + R * a.Kp;
       qact_prepare(&a, X, m);
       parallel_for(N, grain, dec_range, &c);
       mx_free(buf, nbytes);

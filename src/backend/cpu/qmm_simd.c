@@ -1,31 +1,37 @@
-/* qmm_simd.c — int8 decode kernels for affine quantized mat-vec (M <= 8).
+/* qmm_simd.c — decode kernels for affine quantized mat-vec (M <= 8 rows).
  *
- * Why int8: at decode the weights stream from memory once, and unpacking
- * them to f32 costs more instructions per byte than the memory system
- * allows on two cores. Quantizing the few activation rows to int8 (per
- * block of 32, MLX Q8-style) lets one vpmaddubsw / vpdpbusd do 32 (AVX2) or
- * 32 (VNNI, 256-bit form) multiply-adds on the packed codes directly.
+ * Exactness first: the activations stay f32 and each weight is dequantized
+ * in registers, so a result equals x @ dequantize(w)^T up to f32 rounding
+ * and summation order (int8 activations, the classic decode trick, cost
+ * about 1.5% relative error here). Per output and group g:
+ *   y += s_g * sum_{k in g} x_k q_k + b_g * sum_{k in g} x_k
+ * the first term in registers, the second from per-group sums of x.
  *
- * Block layout: 4-bit weights are read 32 bytes (a pair of 32-value
- * blocks) at a time; AND and shift+AND give the even and the odd values of
- * the pair, so the activations are stored as (32 evens, 32 odds) per pair
- * instead of shuffling the weights (a dot product does not care about
- * order). Other widths unpack one block into 32 u8 lanes in natural order;
- * 3/5/6-bit blocks through a small scalar loop (rarer; correctness first).
+ * Speed comes from never shuffling the codes. A chunk of packed weights
+ * loads as 8 32-bit lanes, each holding VPL consecutive codes; code k of
+ * every lane is `lane & (mask << pos_k)`, converted to f32 as is: it equals
+ * q * 2^pos_k exactly. The activations are stored in the matching slot
+ * order (slot 8k + j = value VPL*j + k of the chunk) and pre-multiplied by
+ * 2^-pos_k, so the product is x * q with no rounding beyond the FMA's.
+ * That is and + cvt + mul (by the group scale) per 8 weights, shared by
+ * all activation rows, then one FMA per row. The upper half of a lane's
+ * codes is shifted down once per chunk (keeping pos_k <= 14, so the scaled
+ * activations stay normal for |x| >= 2^-112).
  *
- * Saturation: vpmaddubsw adds two u8*s8 products into int16; with |xq| <=
- * 127 that is safe up to 6-bit codes (2*63*127 < 32767). 8-bit codes would
- * overflow, so on AVX2 they widen to int16 and use vpmaddwd; vpdpbusd
- * accumulates in int32 and needs no care. */
+ * Lanes by width (bytes per chunk CB, values per lane VPL):
+ * - 2, 4, 8 bits: a lane is one uint32 word of the packed row (CB = 32).
+ * - 3 bits: a lane is 3 bytes = 8 codes; 6 bits: 3 bytes = 4 codes
+ *   (CB = 24; one pshufb spreads 12 bytes per 128-bit half into 4 lanes).
+ * - 5 bits: 5 bytes hold 8 codes; lane 2u is bytes 0-2 of unit u (codes
+ *   at bits 0, 5, 10, 15), lane 2u+1 bytes 2-4 (codes at 4, 9, 14, 19);
+ *   CB = 20. Codes never straddle a lane, so 3/5/6-bit values that
+ *   straddle uint32 words cost nothing extra. */
 #include <immintrin.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "quantized.h"
-
-#define QD_CAT(a, b) a##b
-#define QD_XCAT(a, b) QD_CAT(a, b)
 
 qmm_isa qmm_pick_isa(void) {
   const cpu_features *f = cpu_get_features();
@@ -44,8 +50,26 @@ qmm_isa qmm_pick_isa(void) {
 
 bool qmm_decode_supported(const qmat *m) {
   return m->mode == MX_QUANT_AFFINE && m->bits >= 2 && m->bits <= 8 && m->bits != 7 &&
-         m->cols % 32 == 0 && m->group_size % 32 == 0 &&
-         (m->bits != 4 || m->group_size == 32 || m->group_size == 64 || m->group_size == 128);
+         m->cols % 32 == 0 &&
+         (m->group_size == 32 || m->group_size == 64 || m->group_size == 128);
+}
+
+/* ------------------------------------------------------------ layout */
+
+#define QD_VPL(B) ((B) == 2 ? 16 : (B) == 3 || (B) == 4 ? 8 : 4) /* codes per lane */
+#define QD_SHIFT(B) ((B) == 2 || (B) == 4 || (B) == 8 ? 16 : (B) == 5 ? 10 : 12)
+#define QD_CHUNK(B) (8 * QD_VPL(B)) /* values per chunk */
+#define QD_CBYTES(B) (QD_VPL(B) * (B))
+
+/* Bit position of code k of lane j, after the upper half's shift. */
+static inline int qd_pos(int bits, int j, int k) {
+  int h = QD_VPL(bits) / 2;
+  return (bits == 5 ? 4 * (j & 1) : 0) + bits * (k % h);
+}
+
+int64_t qact_kpad(const qmat *m) {
+  int64_t C = QD_CHUNK(m->bits);
+  return (m->cols + C - 1) / C * C;
 }
 
 __attribute__((target("avx2,fma,f16c"))) static inline float hsum256(__m256 v) {
@@ -55,68 +79,29 @@ __attribute__((target("avx2,fma,f16c"))) static inline float hsum256(__m256 v) {
   return _mm_cvtss_f32(s);
 }
 
-/* ------------------------------------------------------------ activations */
-
-/* Per block of 32: d = amax / 127, q = rint(x * 127 / amax) (the scalar
- * formula, vectorized lane for lane, so the codes are the same). 4-bit
- * weights want each 64-value pair as (32 even values, 32 odd values), a
- * lone last block as (16 even, 16 odd); other widths natural order, 8-bit
- * also as int16 (AVX2 widens 8-bit codes instead of using vpmaddubsw). */
+/* Slot order and power-of-two scaling (see the top of the file); slots
+ * past K hold 0. The rows are interleaved by 8 slots (chunk c, code k,
+ * row r: 8 floats at ((c * VPL + k) * rows + r) * 8), so the kernel
+ * addresses every row's slots from one pointer. The group sums run in
+ * natural order. */
 __attribute__((target("avx2,fma,f16c"))) void qact_prepare(qact *a, const float *X,
                                                            const qmat *m) {
-  const int64_t K = a->K, nblk = K / 32, gs = m->group_size, G = K / gs;
-  const __m256 absmask = _mm256_castsi256_ps(_mm256_set1_epi32(0x7fffffff));
-  const __m256 lim = _mm256_set1_ps(127.0f), nlim = _mm256_set1_ps(-127.0f);
-  const __m256i fix = _mm256_setr_epi32(0, 4, 1, 5, 2, 6, 3, 7);
-  /* within each 128-bit lane: the 8 even bytes, then the 8 odd ones */
-  const __m256i eo = _mm256_setr_epi8(0, 2, 4, 6, 8, 10, 12, 14, 1, 3, 5, 7, 9, 11, 13, 15, 0, 2,
-                                      4, 6, 8, 10, 12, 14, 1, 3, 5, 7, 9, 11, 13, 15);
-  for (int64_t r = 0; r < a->rows; r++) {
+  const int bits = m->bits, vpl = QD_VPL(bits), C = QD_CHUNK(bits);
+  const int64_t K = a->K, Kp = a->Kp, gs = m->group_size, G = K / gs;
+  int src[128];
+  float sc[128];
+  for (int k = 0; k < vpl; k++)
+    for (int j = 0; j < 8; j++) {
+      src[8 * k + j] = vpl * j + k;
+      sc[8 * k + j] = ldexpf(1.0f, -qd_pos(bits, j, k));
+    }
+  const int64_t R = a->rows;
+  for (int64_t r = 0; r < R; r++) {
     const float *x = X + r * K;
-    for (int64_t b = 0; b < nblk; b++) {
-      const float *xb = x + b * 32;
-      __m256 v[4], mx = _mm256_setzero_ps();
-      for (int k = 0; k < 4; k++) {
-        v[k] = _mm256_loadu_ps(xb + 8 * k);
-        mx = _mm256_max_ps(mx, _mm256_and_ps(v[k], absmask));
-      }
-      __m128 h = _mm_max_ps(_mm256_castps256_ps128(mx), _mm256_extractf128_ps(mx, 1));
-      h = _mm_max_ps(h, _mm_movehl_ps(h, h));
-      h = _mm_max_ss(h, _mm_movehdup_ps(h));
-      float amax = _mm_cvtss_f32(h);
-      float d = amax / 127.0f, id = amax > 0 ? 127.0f / amax : 0.0f;
-      a->dx[r * nblk + b] = d;
-      _mm_storeu_ps(a->dx4 + (r * nblk + b) * 4, _mm_set1_ps(d));
-      __m256 idv = _mm256_set1_ps(id);
-      __m256i q32[4];
-      for (int k = 0; k < 4; k++) {
-        __m256 t = _mm256_round_ps(_mm256_mul_ps(v[k], idv),
-                                   _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
-        q32[k] = _mm256_cvtps_epi32(_mm256_max_ps(_mm256_min_ps(t, lim), nlim));
-      }
-      __m256i q16a = _mm256_packs_epi32(q32[0], q32[1]), q16b = _mm256_packs_epi32(q32[2], q32[3]);
-      __m256i q8 = _mm256_permutevar8x32_epi32(_mm256_packs_epi16(q16a, q16b), fix);
-      int8_t *q = a->xq + r * K;
-      if (m->bits == 4) {
-        /* (16 evens, 16 odds) of this block */
-        __m256i s = _mm256_permute4x64_epi64(_mm256_shuffle_epi8(q8, eo), 0xd8);
-        int64_t base = (b / 2) * 64;
-        if ((b & 1) == 0 && b + 1 == nblk) { /* lone last block */
-          _mm256_storeu_si256((__m256i *)(q + base), s);
-        } else {
-          _mm_storeu_si128((__m128i *)(q + base + 16 * (b & 1)), _mm256_castsi256_si128(s));
-          _mm_storeu_si128((__m128i *)(q + base + 32 + 16 * (b & 1)),
-                           _mm256_extracti128_si256(s, 1));
-        }
-      } else {
-        _mm256_storeu_si256((__m256i *)(q + b * 32), q8);
-        if (m->bits == 8) {
-          int16_t *q16 = a->xq16 + r * K + b * 32;
-          _mm256_storeu_si256((__m256i *)q16, _mm256_cvtepi8_epi16(_mm256_castsi256_si128(q8)));
-          _mm256_storeu_si256((__m256i *)(q16 + 16),
-                              _mm256_cvtepi8_epi16(_mm256_extracti128_si256(q8, 1)));
-        }
-      }
+    for (int64_t c = 0; c < Kp; c += C) {
+      float *xt = a->xt + c * R + 8 * r; /* slot s of row r at xt[(s/8*R)*8 + s%8] */
+      for (int s = 0; s < C; s++)
+        xt[(s / 8) * R * 8 + s % 8] = c + src[s] < K ? x[c + src[s]] * sc[s] : 0.0f;
     }
     for (int64_t g = 0; g < G; g++) {
       const float *xg = x + g * gs;
@@ -129,125 +114,231 @@ __attribute__((target("avx2,fma,f16c"))) void qact_prepare(qact *a, const float 
 
 /* ------------------------------------------------------------ helpers */
 
-/* 32 codes of a 3/5/6/2-bit block (4 * bits bytes) into u8, natural order. */
-static inline void unpack_block(const uint8_t *w, int bits, uint8_t *out) {
-  for (int c = 0; c < 4; c++) { /* 8 values = `bits` bytes */
-    uint64_t v = 0;
-    for (int i = 0; i < bits; i++) v |= (uint64_t)w[c * bits + i] << (8 * i);
-    for (int i = 0; i < 8; i++) out[c * 8 + i] = (uint8_t)((v >> (i * bits)) & ((1u << bits) - 1));
-  }
-}
+#define QD_ATTR __attribute__((target("avx2,fma,f16c")))
+#define QD_INLINE static inline __attribute__((always_inline)) QD_ATTR
+#define QD_UNROLL _Pragma("GCC unroll 16")
 
-/* One row's G scales and biases as f32 (F16C / bf16 shift, 8 at a time). */
-__attribute__((target("avx2,fma,f16c"))) static inline void row_scales_f32(const qmat *m,
-                                                                            int64_t off, int64_t G,
-                                                                            float *sf, float *bf) {
+/* One row's G scales and biases as f32 (F16C / bf16 shift, 8 at a time),
+ * then 8 zero scales: chunks wider than a group read up to 8 past G, and
+ * slots past K (x = 0) must not meet a NaN. */
+QD_INLINE void row_scales_f32(const qmat *m, int64_t off, int64_t G, float *sf, float *bf) {
   for (int k = 0; k < 2; k++) {
     const void *src = k ? m->biases : m->scales;
     float *dst = k ? bf : sf;
     int64_t i = 0;
     if (m->sdtype == MX_FLOAT32) {
       memcpy(dst, (const float *)src + off, (size_t)G * sizeof(float));
-      continue;
-    }
-    const uint16_t *h = (const uint16_t *)src + off;
-    if (m->sdtype == MX_FLOAT16) {
-      for (; i + 8 <= G; i += 8)
-        _mm256_storeu_ps(dst + i, _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(h + i))));
-      for (; i < G; i++) dst[i] = f16_to_f32(h[i]);
     } else {
-      for (; i + 8 <= G; i += 8) {
-        __m256i v = _mm256_cvtepu16_epi32(_mm_loadu_si128((const __m128i *)(h + i)));
-        _mm256_storeu_ps(dst + i, _mm256_castsi256_ps(_mm256_slli_epi32(v, 16)));
+      const uint16_t *h = (const uint16_t *)src + off;
+      if (m->sdtype == MX_FLOAT16) {
+        for (; i + 8 <= G; i += 8)
+          _mm256_storeu_ps(dst + i, _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(h + i))));
+        for (; i < G; i++) dst[i] = f16_to_f32(h[i]);
+      } else {
+        for (; i + 8 <= G; i += 8) {
+          __m256i v = _mm256_cvtepu16_epi32(_mm_loadu_si128((const __m128i *)(h + i)));
+          _mm256_storeu_ps(dst + i, _mm256_castsi256_ps(_mm256_slli_epi32(v, 16)));
+        }
+        for (; i < G; i++) dst[i] = bf16_to_f32(h[i]);
       }
-      for (; i < G; i++) dst[i] = bf16_to_f32(h[i]);
+    }
+  }
+  _mm256_storeu_ps(sf + G, _mm256_setzero_ps());
+}
+
+/* The 8 lanes of one chunk (see the top of the file for 3/5/6 bits). */
+QD_INLINE __m256i qd_load(const int B, const uint8_t *p) {
+  if (B == 2 || B == 4 || B == 8) return _mm256_loadu_si256((const __m256i *)p);
+  const int half = QD_CBYTES(B) / 2;
+  __m256i v = _mm256_inserti128_si256(_mm256_castsi128_si256(_mm_loadu_si128((const __m128i *)p)),
+                                      _mm_loadu_si128((const __m128i *)(p + half)), 1);
+  const __m256i ctl = B == 5 ? _mm256_setr_epi8(0, 1, 2, -1, 2, 3, 4, -1, 5, 6, 7, -1, 7, 8, 9, -1,
+                                                0, 1, 2, -1, 2, 3, 4, -1, 5, 6, 7, -1, 7, 8, 9, -1)
+                             : _mm256_setr_epi8(0, 1, 2, -1, 3, 4, 5, -1, 6, 7, 8, -1, 9, 10, 11,
+                                                -1, 0, 1, 2, -1, 3, 4, 5, -1, 6, 7, 8, -1, 9, 10,
+                                                11, -1);
+  return _mm256_shuffle_epi8(v, ctl);
+}
+
+/* Bytes qd_load reads from a chunk's start. */
+#define QD_READ(B) ((B) == 2 || (B) == 4 || (B) == 8 ? 32 : QD_CBYTES(B) / 2 + 16)
+
+QD_INLINE __m256i qd_mask(const int B, const int k) {
+  const uint32_t M = (1u << B) - 1;
+  const int kk = k % (QD_VPL(B) / 2);
+  if (B == 5)
+    return _mm256_setr_epi32((int)(M << 5 * kk), (int)(M << (5 * kk + 4)), (int)(M << 5 * kk),
+                             (int)(M << (5 * kk + 4)), (int)(M << 5 * kk),
+                             (int)(M << (5 * kk + 4)), (int)(M << 5 * kk),
+                             (int)(M << (5 * kk + 4)));
+  return _mm256_set1_epi32((int)(M << (B * kk)));
+}
+
+/* ------------------------------------------------------------ kernel */
+
+/* One chunk of NW weight rows (lanes V) against R activation rows (slots
+ * xc, interleaved by 8). T: accumulate raw x * q into dst, the caller scales
+ * by the group; otherwise each dequantized vector is scaled by sv first
+ * (cheaper when R is large: one multiply shared by R FMAs). S
+ * accumulators per (weight row, activation row) alternate over k. */
+QD_INLINE void qd_chunk(const int B, const int R, const int NW, const int S, const int T,
+                        __m256i *V, const __m256 *sv, const float *xc, __m256 (*dst)[8][2]) {
+  const int VPL = QD_VPL(B);
+  QD_UNROLL for (int k = 0; k < VPL; k++) {
+    if (k == VPL / 2) QD_UNROLL for (int i = 0; i < NW; i++) V[i] = _mm256_srli_epi32(V[i], QD_SHIFT(B));
+    const __m256i mk = qd_mask(B, k);
+    __m256 f[2];
+    QD_UNROLL for (int i = 0; i < NW; i++) {
+      f[i] = _mm256_cvtepi32_ps(_mm256_and_si256(V[i], mk));
+      if (!T) f[i] = _mm256_mul_ps(f[i], sv[i]);
+    }
+    QD_UNROLL for (int r = 0; r < R; r++) {
+      const __m256 xk = _mm256_loadu_ps(xc + (k * R + r) * 8);
+      QD_UNROLL for (int i = 0; i < NW; i++)
+        dst[i][r][k % S] = _mm256_fmadd_ps(f[i], xk, dst[i][r][k % S]);
     }
   }
 }
 
-/* ------------------------------------------------------------ AVX2 */
-
-__attribute__((target("avx2,fma,f16c"))) static inline __m256i dot_avx2(__m256i w, __m256i x) {
-  return _mm256_madd_epi16(_mm256_maddubs_epi16(w, x), _mm256_set1_epi16(1));
-}
-__attribute__((target("avx2,fma,f16c"))) static inline __m256i dot8_avx2(__m256i w,
-                                                                          const int16_t *x16) {
-  __m256i lo = _mm256_cvtepu8_epi16(_mm256_castsi256_si128(w));
-  __m256i hi = _mm256_cvtepu8_epi16(_mm256_extracti128_si256(w, 1));
-  return _mm256_add_epi32(_mm256_madd_epi16(lo, _mm256_loadu_si256((const __m256i *)x16)),
-                          _mm256_madd_epi16(hi, _mm256_loadu_si256((const __m256i *)(x16 + 16))));
+QD_INLINE void qd_zero(const int R, const int NW, const int S, __m256 (*d)[8][2]) {
+  QD_UNROLL for (int i = 0; i < NW; i++) QD_UNROLL for (int r = 0; r < R; r++)
+    QD_UNROLL for (int u = 0; u < S; u++) d[i][r][u] = _mm256_setzero_ps();
 }
 
-/* 8-bit codes exceed vpmaddubsw's int16 pair sums (2 * 255 * 127): widen
- * them to int16 (zero-extending loads) and use vpmaddwd. */
-__attribute__((target("avx2,fma,f16c"))) static inline __m256i dot8p_avx2(const uint8_t *w,
-                                                                           const int16_t *x16) {
-  __m256i lo = _mm256_cvtepu8_epi16(_mm_loadu_si128((const __m128i *)w));
-  __m256i hi = _mm256_cvtepu8_epi16(_mm_loadu_si128((const __m128i *)(w + 16)));
-  return _mm256_add_epi32(_mm256_madd_epi16(lo, _mm256_loadu_si256((const __m256i *)x16)),
-                          _mm256_madd_epi16(hi, _mm256_loadu_si256((const __m256i *)(x16 + 16))));
-}
-__attribute__((target("avx2,fma,f16c"))) static inline __m256i dot4_avx2(__m256i lo, __m256i hi,
-                                                                          __m256i xe, __m256i xo) {
-  /* |int16 lane| <= 2 * 2 * 15 * 127 = 7620: the sum cannot saturate */
-  __m256i s = _mm256_add_epi16(_mm256_maddubs_epi16(lo, xe), _mm256_maddubs_epi16(hi, xo));
-  return _mm256_madd_epi16(s, _mm256_set1_epi16(1));
-}
-__attribute__((target("avx2,fma,f16c"))) static inline __m128i dot4h_avx2(__m128i lo, __m128i hi,
-                                                                           __m128i xe, __m128i xo) {
-  __m128i s = _mm_add_epi16(_mm_maddubs_epi16(lo, xe), _mm_maddubs_epi16(hi, xo));
-  return _mm_madd_epi16(s, _mm_set1_epi16(1));
+/* acc += t * sv (T mode, end of a group or chunk). */
+QD_INLINE void qd_scale(const int R, const int NW, const int S, __m256 (*t)[8][2],
+                        const __m256 *sv, __m256 (*acc)[8][2]) {
+  QD_UNROLL for (int i = 0; i < NW; i++) QD_UNROLL for (int r = 0; r < R; r++) {
+    __m256 tt = S == 2 ? _mm256_add_ps(t[i][r][0], t[i][r][1]) : t[i][r][0];
+    acc[i][r][0] = _mm256_fmadd_ps(tt, sv[i], acc[i][r][0]);
+  }
 }
 
-#define QD_TARGET __attribute__((target("avx2,fma,f16c")))
-#define QD_NAME decode_avx2
-#define QD_DOT4(lo, hi, xe, xo) dot4_avx2(lo, hi, xe, xo)
-#define QD_DOT8P(wp, x, x16) ((void)(x), dot8p_avx2(wp, x16))
-#define QD_DOT4H(lo, hi, xe, xo) dot4h_avx2(lo, hi, xe, xo)
-#define QD_DOT(w, x) dot_avx2(w, x)
-#define QD_DOT8(w, x, x16) dot8_avx2(w, x16)
-#include "qmm_decode_body.h"
-#undef QD_TARGET
-#undef QD_NAME
-#undef QD_DOT
-#undef QD_DOT8
-#undef QD_DOT4
-#undef QD_DOT4H
-#undef QD_DOT8P
+/* Outputs n0..n1 for R activation rows, NW weight rows per pass; B, R,
+ * NW, S, T are compile-time constants after inlining. */
+QD_INLINE void qd_rows(const qact *a, const qmat *m, float *Y, int64_t ldy, int64_t n0, int64_t n1,
+                       float *scratch, const int B, const int R, const int NW, const int S,
+                       const int T) {
+  const int VPL = QD_VPL(B), C = QD_CHUNK(B), CB = QD_CBYTES(B);
+  const int64_t K = a->K, Kp = a->Kp, gs = m->group_size, G = K / gs, Gp = G + 8;
+  const int64_t rb = m->row_bytes, nc = Kp / C;
+  /* chunks whose loads stay inside the row; the rest go through tb */
+  int64_t nd = rb >= QD_READ(B) ? (rb - QD_READ(B)) / CB + 1 : 0;
+  if (nd > nc) nd = nc;
+  const bool lanevar = C > gs; /* a chunk spans C / gs groups */
+  const int64_t cpg = lanevar ? 1 : gs / C;      /* chunks per group */
+  const int64_t gpc = lanevar ? C / gs : 1;      /* groups per chunk */
+  const int64_t gd = lanevar ? nd : nd / cpg;    /* leading groups (or chunks) read in place */
+  const __m256i gidx = _mm256_srli_epi32(
+      _mm256_mullo_epi32(_mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7), _mm256_set1_epi32(VPL)),
+      __builtin_ctzll((unsigned long long)gs));
+  /* Prefetch one pass of NW rows ahead: short rows are short streams that
+   * the hardware prefetcher retrains on at every page. */
+  const int64_t pf = NW * rb;
+  _Alignas(32) uint8_t tb[2][64];
+  for (int64_t n = n0; n < n1; n += NW) {
+    const float *sf[2], *bf[2];
+    QD_UNROLL for (int i = 0; i < NW; i++) {
+      float *s = scratch + i * 2 * Gp;
+      row_scales_f32(m, (n + i) * G, G, s, s + Gp);
+      sf[i] = s;
+      bf[i] = s + Gp;
+    }
+    __m256 acc[2][8][2], t[2][8][2];
+    __m256i V[2];
+    __m256 sv[2];
+    qd_zero(R, NW, S, acc);
+    const float *xc = a->xt;
+    const uint8_t *wp = m->w + n * rb;
+    /* main part: whole groups (or chunks, when one spans several groups) */
+    for (int64_t g = 0; g < gd; g++) {
+      QD_UNROLL for (int i = 0; i < NW; i++)
+        sv[i] = lanevar ? _mm256_permutevar8x32_ps(_mm256_loadu_ps(sf[i] + g * gpc), gidx)
+                        : _mm256_broadcast_ss(sf[i] + g);
+      if (T) qd_zero(R, NW, S, t);
+      for (int64_t j = 0; j < cpg; j++, xc += C * R, wp += CB) {
+        QD_UNROLL for (int i = 0; i < NW; i++) {
+          V[i] = qd_load(B, wp + i * rb);
+          _mm_prefetch((const char *)(wp + i * rb + pf), _MM_HINT_T0);
+        }
+        qd_chunk(B, R, NW, S, T, V, sv, xc, T ? t : acc);
+      }
+      if (T) qd_scale(R, NW, S, t, sv, acc);
+    }
+    /* the last chunks, copied so no load leaves the row */
+    for (int64_t c = gd * cpg; c < nc; c++, xc += C * R, wp += CB) {
+      int64_t left = rb - c * CB;
+      QD_UNROLL for (int i = 0; i < NW; i++) {
+        memset(tb[i], 0, sizeof tb[i]);
+        memcpy(tb[i], wp + i * rb, (size_t)(left < CB ? left : CB));
+        V[i] = qd_load(B, tb[i]);
+        sv[i] = lanevar ? _mm256_permutevar8x32_ps(_mm256_loadu_ps(sf[i] + c * gpc), gidx)
+                        : _mm256_broadcast_ss(sf[i] + c / cpg);
+      }
+      if (T) qd_zero(R, NW, S, t);
+      qd_chunk(B, R, NW, S, T, V, sv, xc, T ? t : acc);
+      if (T) qd_scale(R, NW, S, t, sv, acc);
+    }
+    QD_UNROLL for (int i = 0; i < NW; i++) {
+      QD_UNROLL for (int r = 0; r < R; r++) {
+        const float *xs = a->xsum + r * G;
+        __m256 bacc = _mm256_setzero_ps();
+        int64_t g = 0;
+        for (; g + 8 <= G; g += 8)
+          bacc = _mm256_fmadd_ps(_mm256_loadu_ps(bf[i] + g), _mm256_loadu_ps(xs + g), bacc);
+        __m256 y8 = S == 2 && !T ? _mm256_add_ps(acc[i][r][0], acc[i][r][1]) : acc[i][r][0];
+        float y = hsum256(_mm256_add_ps(y8, bacc));
+        for (; g < G; g++) y += bf[i][g] * xs[g];
+        Y[r * ldy + n + i] = y;
+      }
+    }
+  }
+}
 
-/* ------------------------------------------------------------ AVX-512 VNNI */
-
-#define QD_TARGET __attribute__((target("avx2,fma,f16c,avx512f,avx512vl,avx512bw,avx512vnni")))
-#define QD_NAME decode_vnni
-#define QD_DOT8P(wp, x, x16) \
-  ((void)(x16), _mm256_dpbusd_epi32(_mm256_setzero_si256(), _mm256_loadu_si256((const __m256i *)(wp)), x))
-#define QD_DOT4(lo, hi, xe, xo) \
-  _mm256_dpbusd_epi32(_mm256_dpbusd_epi32(_mm256_setzero_si256(), lo, xe), hi, xo)
-#define QD_DOT4H(lo, hi, xe, xo) _mm_dpbusd_epi32(_mm_dpbusd_epi32(_mm_setzero_si128(), lo, xe), hi, xo)
-#define QD_DOT(w, x) _mm256_dpbusd_epi32(_mm256_setzero_si256(), w, x)
-#define QD_DOT8(w, x, x16) _mm256_dpbusd_epi32(_mm256_setzero_si256(), w, x)
-#include "qmm_decode_body.h"
-#undef QD_TARGET
-#undef QD_NAME
-#undef QD_DOT
-#undef QD_DOT8
-#undef QD_DOT4
-#undef QD_DOT4H
-#undef QD_DOT8P
+/* Configurations (measured on Zen 3, 16 ymm registers): R = 1-4 take two
+ * weight rows per pass, sharing each activation load; R = 1-2 scale per
+ * group (T), R = 1 with two accumulators per output for more independent
+ * FMA chains; R >= 3 scale each dequantized vector once for all R rows;
+ * R = 5-8 one weight row per pass (R accumulators). An odd last weight
+ * row runs alone. */
+#define QD_PAIR(B, R, S, T)                                \
+  do {                                                     \
+    int64_t n2 = n0 + ((n1 - n0) & ~(int64_t)1);           \
+    qd_rows(a, m, Y, ldy, n0, n2, scratch, B, R, 2, S, T); \
+    qd_rows(a, m, Y, ldy, n2, n1, scratch, B, R, 1, 2, 1); \
+  } while (0)
+#define QD_DEFINE(B)                                                                  \
+  static QD_ATTR void qd_bits##B(const qact *a, const qmat *m, float *Y, int64_t ldy, \
+                                 int64_t n0, int64_t n1, float *scratch) {            \
+    switch (a->rows) {                                                                \
+    case 1: QD_PAIR(B, 1, 2, 1); break;                                               \
+    case 2: QD_PAIR(B, 2, 1, 1); break;                                               \
+    case 3: QD_PAIR(B, 3, 1, 0); break;                                               \
+    case 4: QD_PAIR(B, 4, 1, 0); break;                                               \
+    case 5: qd_rows(a, m, Y, ldy, n0, n1, scratch, B, 5, 1, 1, 0); break;             \
+    case 6: qd_rows(a, m, Y, ldy, n0, n1, scratch, B, 6, 1, 1, 0); break;             \
+    case 7: qd_rows(a, m, Y, ldy, n0, n1, scratch, B, 7, 1, 1, 0); break;             \
+    default: qd_rows(a, m, Y, ldy, n0, n1, scratch, B, 8, 1, 1, 0); break;            \
+    }                                                                                 \
+  }
+QD_DEFINE(2)
+QD_DEFINE(3)
+QD_DEFINE(4)
+QD_DEFINE(5)
+QD_DEFINE(6)
+QD_DEFINE(8)
+#undef QD_DEFINE
+#undef QD_PAIR
 
 void qmm_decode_rows(const qact *a, const qmat *m, qmm_isa isa, float *Y, int64_t ldy, int64_t n0,
                      int64_t n1, float *scratch) {
-  int64_t G = a->K / m->group_size;
-  if (m->bits == 4) {
-    if (isa == QMM_ISA_VNNI) decode_vnni_4(a, m, Y, ldy, n0, n1, scratch);
-    else decode_avx2_4(a, m, Y, ldy, n0, n1, scratch);
-    return;
+  (void)isa; /* one kernel: AVX-512 would only widen the same loop */
+  switch (m->bits) {
+  case 2: qd_bits2(a, m, Y, ldy, n0, n1, scratch); break;
+  case 3: qd_bits3(a, m, Y, ldy, n0, n1, scratch); break;
+  case 4: qd_bits4(a, m, Y, ldy, n0, n1, scratch); break;
+  case 5: qd_bits5(a, m, Y, ldy, n0, n1, scratch); break;
+  case 6: qd_bits6(a, m, Y, ldy, n0, n1, scratch); break;
+  default: qd_bits8(a, m, Y, ldy, n0, n1, scratch); break;
   }
-  if (m->bits == 8 && (m->group_size == 32 || m->group_size == 64 || m->group_size == 128)) {
-    if (isa == QMM_ISA_VNNI) decode_vnni_8(a, m, Y, ldy, n0, n1, scratch);
-    else decode_avx2_8(a, m, Y, ldy, n0, n1, scratch);
-    return;
-  }
-  if (isa == QMM_ISA_VNNI) decode_vnni(a, m, Y, ldy, n0, n1, scratch, scratch + G);
-  else decode_avx2(a, m, Y, ldy, n0, n1, scratch, scratch + G);
 }

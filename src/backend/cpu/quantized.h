@@ -65,37 +65,38 @@ typedef struct qmat {
 void qmat_dequant_row(const qmat *m, int64_t r, float *dst);
 
 /* Y[rows_x x N] = X[rows_x x K] @ W^T where W = m (N rows of K values).
- * X, Y dense row-major (ldy = row pitch of Y). Picks the int8 decode kernel
+ * X, Y dense row-major (ldy = row pitch of Y). Picks the f32 decode kernel
  * (rows_x <= 8, affine) or the dequantized-panel + sgemm path. Returns
  * MX_OK or an OOM status (error set). */
 mx_status qmm_nt(const float *X, int64_t rows_x, const qmat *m, float *Y, int64_t ldy);
 /* Y[rows_x x N] = X[rows_x x K] @ W where W = m (K rows of N values). */
 mx_status qmm_nn(const float *X, int64_t rows_x, const qmat *m, float *Y, int64_t ldy);
 
-/* ---- the int8 decode kernels (qmm_simd.c) ----
- * Activations quantized per block of 32 along K: x ~= dx[b] * xq[...];
- * xq stored in the order the kernel unpacks weights (see qmm_simd.c). */
+/* ---- the decode kernels (qmm_simd.c) ----
+ * f32 activations against weights dequantized in registers (the codes go
+ * straight from the packed words to f32 lanes; see qmm_simd.c). x is
+ * stored per row in the kernel's slot order, each value pre-scaled by the
+ * power of two that undoes its code's bit position in the lane. */
 typedef struct qact {
   int64_t rows, K;
-  int8_t *xq;   /* rows x K */
-  int16_t *xq16; /* rows x K, same values (8-bit weights on AVX2) */
-  float *dx;    /* rows x K/32 */
-  float *dx4;   /* rows x K/32 x 4: dx of each block repeated 4 times, the
-                 * int32 lanes of a 64-value pair (4-bit kernel) */
-  float *xsum;  /* rows x K/group_size: exact f32 group sums of x */
+  int64_t Kp;   /* slots per row: K rounded up to whole chunks (qact_kpad) */
+  float *xt;    /* rows x Kp */
+  float *xsum;  /* rows x K/group_size: f32 group sums of x (bias term) */
 } qact;
 
 typedef enum qmm_isa { QMM_ISA_NONE = 0, QMM_ISA_AVX2 = 1, QMM_ISA_VNNI = 2 } qmm_isa;
-/* The best int8 kernel this CPU runs (MLXC_QMM_ISA=none|avx2|vnni caps it,
- * for tests and benchmarks). */
+/* The best decode kernel this CPU runs (MLXC_QMM_ISA=none|avx2|vnni caps
+ * it, for tests and benchmarks; avx2 and vnni run the same AVX2 kernel). */
 qmm_isa qmm_pick_isa(void);
 /* Whether the decode kernels handle this matrix (affine, bits 2..8). */
 bool qmm_decode_supported(const qmat *m);
-/* Fills a (buffers allocated by the caller) from X[rows x K]. */
+/* Slots per activation row (qact.Kp) for m. */
+int64_t qact_kpad(const qmat *m);
+/* Fills a (xt, xsum allocated by the caller; rows, K, Kp set) from X[rows x K]. */
 void qact_prepare(qact *a, const float *X, const qmat *m);
 /* Y[r][n] for n in [n0, n1), all activation rows; scratch: QMM_SCRATCH(m)
  * floats. isa must not be QMM_ISA_NONE. */
-#define QMM_SCRATCH(m) (4 * ((m)->cols / (m)->group_size) + 8)
+#define QMM_SCRATCH(m) (4 * ((m)->cols / (m)->group_size + 8) + 64)
 void qmm_decode_rows(const qact *a, const qmat *m, qmm_isa isa, float *Y, int64_t ldy, int64_t n0,
                      int64_t n1, float *scratch);
 
