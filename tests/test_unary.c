@@ -3,6 +3,7 @@
  * views, and every error path. */
 #include <math.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "check.h"
 #include "core/core.h"
@@ -277,6 +278,27 @@ static void test_errors(void) {
   mx_array_free(f);
 }
 
+/* A bool result holds the byte 0 or 1 (glibc's isinf returns -1 for -inf:
+ * it once reached the output as 0xff). */
+static void test_class_bytes(void) {
+  float f[4] = {-INFINITY, INFINITY, 1.0f, NAN};
+  double d[4] = {-INFINITY, INFINITY, 1.0, NAN};
+  int64_t sh[1] = {4};
+  mx_array xs[2] = {mx_array_from_data(f, sh, 1, MX_FLOAT32),
+                    mx_array_from_data(d, sh, 1, MX_FLOAT64)};
+  const uint8_t want[3][4] = {{1, 1, 0, 0}, {0, 0, 0, 1}, {0, 0, 1, 0}};
+  for (int k = 0; k < 2; k++) {
+    mx_array r[3] = {mx_isinf(xs[k]), mx_isnan(xs[k]), mx_isfinite(xs[k])};
+    for (int j = 0; j < 3; j++) {
+      CHECK(r[j] && mx_eval1(r[j]) == MX_OK);
+      const uint8_t *b = r[j] ? mx_array_data(r[j]) : NULL;
+      CHECK_MSG(b && memcmp(b, want[j], 4) == 0, "isinf/isnan/isfinite bytes are 0 or 1");
+      mx_array_free(r[j]);
+    }
+    mx_array_free(xs[k]);
+  }
+}
+
 int main(int argc, char **argv) {
   const char *dir = argc > 1 ? argv[1] : "fixtures/unary";
   size_t base = mx_memory_active();
@@ -286,6 +308,7 @@ int main(int argc, char **argv) {
   test_donation_and_views();
   test_simd_accuracy();
   test_errors();
+  test_class_bytes();
   CHECK(mx_memory_active() == base);
   return check_summary();
 }

@@ -228,9 +228,10 @@ DEF_UN(round, b, uint8_t, uint8_t, uint8_t, x)
   DEF_UN(name, c64, c64_t, uint64_t, uint8_t, EXPRC)
 #define RE crealf(x)
 #define IM cimagf(x)
-DEF_CLASS(isnan, isnan(x), isnan(RE) || isnan(IM))
-DEF_CLASS(isinf, isinf(x), isinf(RE) || isinf(IM))
-DEF_CLASS(isfinite, isfinite(x), isfinite(RE) && isfinite(IM))
+/* != 0: glibc's isinf gives -1 for -inf, and a bool must hold 0 or 1. */
+DEF_CLASS(isnan, isnan(x) != 0, isnan(RE) || isnan(IM))
+DEF_CLASS(isinf, isinf(x) != 0, isinf(RE) || isinf(IM))
+DEF_CLASS(isfinite, isfinite(x) != 0, isfinite(RE) && isfinite(IM))
 /* Complex: equal to +-inf + 0j, which is what MLX's comparison gives. */
 DEF_CLASS(isposinf, x == INFINITY, RE == INFINITY && IM == 0)
 DEF_CLASS(isneginf, x == -INFINITY, RE == -INFINITY && IM == 0)
