@@ -8,7 +8,7 @@
 # (scripts/make_random_mlx4.py) beside PyTorch eager bf16 on the same shapes
 # (bench/torch_llama_ref.py, when torch and transformers are installed).
 # Extra CMake arguments in CMAKE_ARGS, ctest arguments in CTEST_ARGS;
-# GPU_CHECK_SKIP="tests" or "bench" leaves a part out.
+# GPU_CHECK_SKIP naming "tests", "bench" or "torch" leaves those parts out.
 set -uo pipefail
 src=$(cd "$(dirname "$0")/.." && pwd)
 build=${BUILD_DIR:-$src/build-gpu}
@@ -48,7 +48,7 @@ if "$py" -c "import numpy" 2>/dev/null; then
     [ -f "$models/$shape-4bit/config.json" ] || "$py" "$src/scripts/make_random_mlx4.py" "$models/$shape-4bit" "$shape"
     "$build/mlxc" bench -m "$models/$shape-4bit" -p 512 -n 128 -r 3
   done
-  if "$py" -c "import torch, transformers" 2>/dev/null; then
+  if [[ $skip != *torch* ]] && "$py" -c "import torch, transformers" 2>/dev/null; then
     echo "== PyTorch eager bf16, same shapes (reference)"
     "$py" "$src/bench/torch_llama_ref.py" llama-1b llama-8b
   fi
