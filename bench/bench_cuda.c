@@ -73,31 +73,8 @@ int main(int argc, char **argv) {
     return 0;
   }
   mx_set_default_device(gpu);
-#ifdef MLXC_HAVE_CUDA
-  /* The roofline: a large device-to-device copy. */
-  size_t bytes = (size_t)1 << 30;
-  void *src = NULL, *dst = NULL;
-  double copy_gbs = 0;
-  if (cudaMalloc(&src, bytes) == cudaSuccess && cudaMalloc(&dst, bytes) == cudaSuccess) {
-    cudaMemset(src, 1, bytes);
-    cudaMemcpy(dst, src, bytes, cudaMemcpyDeviceToDevice);
-    cudaDeviceSynchronize();
-    double best = 1e30;
-    for (int r = 0; r < 10; r++) {
-      double t0 = now_sec();
-      cudaMemcpy(dst, src, bytes, cudaMemcpyDeviceToDevice);
-      cudaDeviceSynchronize();
-      double t = now_sec() - t0;
-      if (t < best) best = t;
-    }
-    copy_gbs = 2.0 * (double)bytes / best / 1e9;
-  }
-  cudaFree(src);
-  cudaFree(dst);
+  double copy_gbs = cuda_copy_gbs(); /* the roofline */
   printf("device-to-device copy: %.0f GB/s (read + write) — the roofline below\n", copy_gbs);
-#else
-  double copy_gbs = 0;
-#endif
   /* Elementwise add of 256M floats: 3 x 1 GiB of traffic. */
   int64_t n = (int64_t)1 << 28;
   mx_array key = mx_random_key(1);

@@ -217,29 +217,7 @@ int main(void) {
     return 0;
   }
   mx_set_default_device(gpu);
-  double copy_gbs = 0;
-#ifdef MLXC_HAVE_CUDA
-  {
-    size_t bytes = (size_t)1 << 30;
-    void *src = NULL, *dst = NULL;
-    if (cudaMalloc(&src, bytes) == cudaSuccess && cudaMalloc(&dst, bytes) == cudaSuccess) {
-      cudaMemset(src, 1, bytes);
-      cudaMemcpy(dst, src, bytes, cudaMemcpyDeviceToDevice);
-      cudaDeviceSynchronize();
-      double best = 1e30;
-      for (int r = 0; r < 10; r++) {
-        double t0 = now_sec();
-        cudaMemcpy(dst, src, bytes, cudaMemcpyDeviceToDevice);
-        cudaDeviceSynchronize();
-        double t = now_sec() - t0;
-        if (t < best) best = t;
-      }
-      copy_gbs = 2.0 * (double)bytes / best / 1e9;
-    }
-    cudaFree(src);
-    cudaFree(dst);
-  }
-#endif
+  double copy_gbs = cuda_copy_gbs();
   printf("device-to-device copy: %.0f GB/s (read + write), the roofline below\n", copy_gbs);
 #ifdef MLXC_HAVE_CUDA
   raw_kernels(copy_gbs);

@@ -64,28 +64,6 @@ static void *dev_halfs(size_t n, bool bf16, float scale) {
   return d;
 }
 
-static double copy_roofline(void) {
-  size_t bytes = (size_t)1 << 30;
-  void *src = NULL, *dst = NULL;
-  double gbs = 0;
-  if (cudaMalloc(&src, bytes) == cudaSuccess && cudaMalloc(&dst, bytes) == cudaSuccess) {
-    cudaMemset(src, 1, bytes);
-    cudaMemcpy(dst, src, bytes, cudaMemcpyDeviceToDevice);
-    cudaDeviceSynchronize();
-    double best = 1e30;
-    for (int r = 0; r < 10; r++) {
-      double t0 = now_sec();
-      cudaMemcpy(dst, src, bytes, cudaMemcpyDeviceToDevice);
-      cudaDeviceSynchronize();
-      double t = now_sec() - t0;
-      if (t < best) best = t;
-    }
-    gbs = 2.0 * (double)bytes / best / 1e9;
-  }
-  cudaFree(src);
-  cudaFree(dst);
-  return gbs;
-}
 
 /* One decode kernel configuration over `ncopy` weight copies. */
 typedef struct gemv {
@@ -247,7 +225,7 @@ int main(void) {
   mx_set_default_device(gpu);
   const int64_t shapes[3][2] = {{4096, 4096}, {14336, 4096}, {4096, 14336}};
 #ifdef MLXC_HAVE_CUDA
-  double copy = copy_roofline();
+  double copy = cuda_copy_gbs();
   printf("device-to-device copy: %.0f GB/s (read + write) — the roofline below\n", copy);
   printf("\ndecode GEMV, M = 1, bf16 x, kernel time (CUDA events, L2-cold weights):\n");
   for (int si = 0; si < 3; si++) {

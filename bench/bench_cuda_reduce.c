@@ -82,27 +82,7 @@ int main(void) {
     return 0;
   }
   mx_set_default_device(gpu);
-  double roof = 0;
-#ifdef MLXC_HAVE_CUDA
-  size_t nb = (size_t)1 << 30;
-  void *src = NULL, *dst = NULL;
-  if (cudaMalloc(&src, nb) == cudaSuccess && cudaMalloc(&dst, nb) == cudaSuccess) {
-    cudaMemset(src, 1, nb);
-    cudaMemcpy(dst, src, nb, cudaMemcpyDeviceToDevice);
-    cudaDeviceSynchronize();
-    double best = 1e30;
-    for (int r = 0; r < 10; r++) {
-      double t0 = now_sec();
-      cudaMemcpy(dst, src, nb, cudaMemcpyDeviceToDevice);
-      cudaDeviceSynchronize();
-      double t = now_sec() - t0;
-      if (t < best) best = t;
-    }
-    roof = 2.0 * (double)nb / best / 1e9;
-  }
-  cudaFree(src);
-  cudaFree(dst);
-#endif
+  double roof = cuda_copy_gbs();
   printf("device-to-device copy: %.0f GB/s (read + write) — the roofline below\n", roof);
   int64_t sq[2] = {4096, 4096}, lg[2] = {32, 151936}, row[2] = {1, 151936};
   double nsq = 4096.0 * 4096.0, nlg = 32.0 * 151936.0, nrow = 151936.0;

@@ -6,6 +6,10 @@
 
 #include "core/core.h"
 
+#ifdef MLXC_HAVE_CUDA
+#include <cuda_runtime_api.h>
+#endif
+
 double now_sec(void) {
   struct timespec ts;
   clock_gettime(CLOCK_MONOTONIC, &ts);
@@ -44,4 +48,32 @@ double triad_gbs(size_t n, int reps) {
   free(t.b);
   free(t.c);
   return 3.0 * (double)n * 4 / best / 1e9;
+}
+
+double cuda_copy_gbs(void) {
+#ifdef MLXC_HAVE_CUDA
+  size_t bytes = (size_t)1 << 30;
+  void *src = NULL, *dst = NULL;
+  double gbs = 0;
+  if (cudaMalloc(&src, bytes) == cudaSuccess && cudaMalloc(&dst, bytes) == cudaSuccess) {
+    cudaMemset(src, 1, bytes);
+    cudaMemcpy(dst, src, bytes, cudaMemcpyDeviceToDevice);
+    cudaDeviceSynchronize();
+    double best = 1e30;
+    for (int r = 0; r < 10; r++) {
+      double t0 = now_sec();
+      cudaMemcpy(dst, src, bytes, cudaMemcpyDeviceToDevice);
+      cudaDeviceSynchronize();
+      double t = now_sec() - t0;
+      if (t < best) best = t;
+    }
+    gbs = 2.0 * (double)bytes / best / 1e9;
+  }
+  cudaGetLastError();
+  cudaFree(src);
+  cudaFree(dst);
+  return gbs;
+#else
+  return 0;
+#endif
 }

@@ -46,16 +46,9 @@ typedef union acc {
 
 /* ------------------------------------------------------------ planning */
 
-typedef struct plan {
-  int nk, nr;
-  int64_t kshape[MX_MAX_NDIM], kstride[MX_MAX_NDIM];
-  int64_t rshape[MX_MAX_NDIM], rstride[MX_MAX_NDIM];
-  int64_t nout, nred;
-  int64_t rn, rs; /* innermost reduced run: length and stride */
-  int64_t base;   /* element offset from flipping negative reduced strides */
-} plan;
+typedef reduce_plan plan;
 
-static void plan_build(mx_array x, const int *axes, int naxes, plan *p) {
+void reduce_plan_build(mx_array x, const int *axes, int naxes, reduce_plan *p) {
   bool red[MX_MAX_NDIM] = {0};
   for (int i = 0; i < naxes; i++) red[axes[i]] = true;
   memset(p, 0, sizeof *p);
@@ -1230,7 +1223,7 @@ mx_status cpu_reduce(mx_array out, mx_array const *in, int nin, const void *para
 
   red_ctx c;
   memset(&c, 0, sizeof c);
-  plan_build(x, rp->axes, rp->naxes, &c.pl);
+  reduce_plan_build(x, rp->axes, rp->naxes, &c.pl);
   c.x = (const char *)array_ptr(x) + (ptrdiff_t)c.pl.base * (ptrdiff_t)mx_dtype_size(x->dtype);
   c.t = x->dtype;
   c.tsize = mx_dtype_size(x->dtype);

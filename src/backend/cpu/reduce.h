@@ -37,6 +37,22 @@ typedef struct reduce_params {
   int ddof; /* var / std */
 } reduce_params;
 
+/* How a reduction walks its input: kept dims merged where contiguous, and
+ * reduced dims by decreasing stride (broadcast ones outermost) merged where
+ * contiguous, negative reduced strides flipped forwards into `base`
+ * (elements, not counting the view's own offset). Built once per call; the
+ * CPU kernels and the CUDA backend's reduce both walk it. */
+typedef struct reduce_plan {
+  int nk, nr;
+  int64_t kshape[MX_MAX_NDIM], kstride[MX_MAX_NDIM];
+  int64_t rshape[MX_MAX_NDIM], rstride[MX_MAX_NDIM];
+  int64_t nout, nred;
+  int64_t rn, rs; /* innermost reduced run: length and stride */
+  int64_t base;   /* element offset from flipping negative reduced strides */
+} reduce_plan;
+
+void reduce_plan_build(mx_array x, const int *axes, int naxes, reduce_plan *p);
+
 typedef struct argreduce_params {
   int is_max;
   int axis; /* -1: the flattened array (row-major order) */

@@ -71,65 +71,20 @@ static mx_status scatter_perm(mx_array out, const void *src, const int *perm) {
 
 /* ---- reduce ---- */
 
+/* The CPU's walk of the input (reduce_plan_build), in the launchers' form. */
 static void build_plan(mx_array x, const int *axes, int naxes, cu_rplan *p) {
-  bool red[MX_MAX_NDIM] = {0};
-  for (int i = 0; i < naxes; i++) red[axes[i]] = true;
+  reduce_plan rp;
+  reduce_plan_build(x, axes, naxes, &rp);
   memset(p, 0, sizeof *p);
-  p->nout = 1;
-  p->nred = 1;
-  for (int d = 0; d < x->ndim; d++) {
-    int64_t n = x->shape[d], s = x->strides[d];
-    if (red[d]) {
-      p->nred *= n;
-      if (n == 1) continue;
-      /* Reductions are order-free: walk negative strides forwards. */
-      if (s < 0) {
-        p->base += (n - 1) * s;
-        s = -s;
-      }
-      p->rshape[p->nr] = n;
-      p->rstride[p->nr] = s;
-      p->nr++;
-    } else {
-      p->nout *= n;
-      if (n == 1) continue;
-      if (p->nk > 0 && p->kstride[p->nk - 1] == s * n) {
-        p->kshape[p->nk - 1] *= n;
-        p->kstride[p->nk - 1] = s;
-        continue;
-      }
-      p->kshape[p->nk] = n;
-      p->kstride[p->nk] = s;
-      p->nk++;
-    }
-  }
-  /* Reduced dims by decreasing stride (broadcast ones outermost) so the
-   * innermost walks real memory, then merged where contiguous. */
-  for (int i = 1; i < p->nr; i++) {
-    int64_t sh = p->rshape[i], st = p->rstride[i];
-    uint64_t key = st == 0 ? UINT64_MAX : (uint64_t)st;
-    int j = i - 1;
-    while (j >= 0 && (p->rstride[j] == 0 ? UINT64_MAX : (uint64_t)p->rstride[j]) < key) {
-      p->rshape[j + 1] = p->rshape[j];
-      p->rstride[j + 1] = p->rstride[j];
-      j--;
-    }
-    p->rshape[j + 1] = sh;
-    p->rstride[j + 1] = st;
-  }
-  int m = 0;
-  for (int i = 0; i < p->nr; i++) {
-    if (m > 0 && p->rstride[m - 1] == p->rstride[i] * p->rshape[i]) {
-      p->rshape[m - 1] *= p->rshape[i];
-      p->rstride[m - 1] = p->rstride[i];
-      continue;
-    }
-    p->rshape[m] = p->rshape[i];
-    p->rstride[m] = p->rstride[i];
-    m++;
-  }
-  p->nr = m;
-  p->base += x->offset;
+  p->nk = rp.nk;
+  p->nr = rp.nr;
+  memcpy(p->kshape, rp.kshape, sizeof p->kshape);
+  memcpy(p->kstride, rp.kstride, sizeof p->kstride);
+  memcpy(p->rshape, rp.rshape, sizeof p->rshape);
+  memcpy(p->rstride, rp.rstride, sizeof p->rstride);
+  p->nout = rp.nout;
+  p->nred = rp.nred;
+  p->base = rp.base + x->offset;
 }
 
 static mx_status gpu_reduce(mx_array out, mx_array const *in, int nin, const void *params) {
