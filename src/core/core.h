@@ -115,6 +115,16 @@ typedef struct gpu_backend {
   mx_status (*synchronize)(void);
   /* The GPU kernel of a primitive, or NULL (the node then runs on the CPU). */
   kernel_fn (*kernel_for)(const struct mx_primitive *p);
+  /* Batching (may be NULL): eval announces the n nodes it is about to run,
+   * one structural key per node, then brackets each node's kernel with
+   * node_begin / node_end (i = the node's place in the batch), then ends
+   * the batch. The backend may record the kernels and launch them later as
+   * CUDA graphs, as long as all of them have been launched, in order, when
+   * batch_end returns (see src/backend/cuda/cuda_graph.c). */
+  void (*batch_begin)(const uint64_t *node_keys, size_t n);
+  mx_status (*node_begin)(size_t i);
+  mx_status (*node_end)(size_t i);
+  mx_status (*batch_end)(void);
 } gpu_backend;
 
 /* The backend, or NULL when the build has none or no device is usable. */

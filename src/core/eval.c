@@ -14,6 +14,7 @@
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <time.h>
 
 #include "core.h"
 
@@ -46,6 +47,72 @@ static bool trace_on(void) {
   return on;
 }
 
+/* MLXC_PROFILE=1 adds up, per primitive, how many nodes ran and the host
+ * time they took (moving inputs + the kernel call: for the GPU, enqueueing)
+ * and prints the table at exit: what a step's host time is made of. */
+#define PROFILE_SLOTS 128
+typedef struct prof_row {
+  const mx_primitive *prim;
+  long count;
+  double sec;
+} prof_row;
+static prof_row prof_rows[PROFILE_SLOTS];
+static double prof_order_sec;
+
+static bool profile_on(void) {
+  static int on = -1;
+  if (on < 0) on = getenv("MLXC_PROFILE") != NULL;
+  return on;
+}
+
+static double now_seconds(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
+static int prof_cmp(const void *a, const void *b) {
+  double x = ((const prof_row *)a)->sec, y = ((const prof_row *)b)->sec;
+  return x < y ? 1 : x > y ? -1 : 0;
+}
+
+static void profile_print(void) {
+  prof_row rows[PROFILE_SLOTS];
+  int n = 0;
+  double total = 0;
+  long nodes = 0;
+  for (int i = 0; i < PROFILE_SLOTS; i++)
+    if (prof_rows[i].prim) {
+      rows[n++] = prof_rows[i];
+      total += prof_rows[i].sec;
+      nodes += prof_rows[i].count;
+    }
+  qsort(rows, (size_t)n, sizeof *rows, prof_cmp);
+  fprintf(stderr, "mlxc profile: %ld nodes, %.1f ms in kernels (%.2f us/node), %.1f ms ordering\n",
+          nodes, total * 1e3, nodes ? total * 1e6 / (double)nodes : 0.0, prof_order_sec * 1e3);
+  for (int i = 0; i < n; i++)
+    fprintf(stderr, "  %-30s %8ld nodes %9.1f ms %7.2f us/node\n", rows[i].prim->name,
+            rows[i].count, rows[i].sec * 1e3, rows[i].sec * 1e6 / (double)rows[i].count);
+}
+
+/* Open addressing on the primitive pointer; called under eval_lock. */
+static void profile_add(const mx_primitive *p, double sec) {
+  static bool registered;
+  if (!registered) {
+    registered = true;
+    atexit(profile_print);
+  }
+  size_t h = ((uintptr_t)p >> 4) % PROFILE_SLOTS;
+  for (int probe = 0; probe < PROFILE_SLOTS; probe++, h = (h + 1) % PROFILE_SLOTS) {
+    if (prof_rows[h].prim == p || !prof_rows[h].prim) {
+      prof_rows[h].prim = p;
+      prof_rows[h].count++;
+      prof_rows[h].sec += sec;
+      return;
+    }
+  }
+}
+
 /* The kernel for a node: its stream's device, or the CPU when the GPU
  * backend has no kernel for the primitive yet (counted, see
  * gpu_fallback_count). Inputs are made current on that device first. */
@@ -64,6 +131,8 @@ static mx_status run_node(mx_array a) {
   if (!k) k = a->prim->cpu;
   if (!k)
     return set_error(MX_ERR_UNSUPPORTED, "%s: no CPU kernel in this build", a->prim->name);
+  const mx_primitive *prim = a->prim;
+  double t0 = profile_on() ? now_seconds() : 0;
   for (int i = 0; i < a->nin; i++) {
     mx_buffer *b = a->inputs[i]->buf;
     mx_status st = !b ? MX_OK : gpu ? buffer_to_device(b) : buffer_to_host(b);
@@ -87,7 +156,54 @@ static mx_status run_node(mx_array a) {
                      a->prim->name);
   atomic_store(&a->state, ARRAY_EVALUATED);
   array_detach(a);
+  if (t0 > 0) profile_add(prim, now_seconds() - t0);
   return MX_OK;
+}
+
+/* What identifies a node's kernels from one step to the next, without its
+ * sizes (a decode step's attention length grows every token): primitive,
+ * dtypes, ranks, arity, device. */
+static uint64_t node_key(mx_array a) {
+  uint64_t h = 1469598103934665603ull;
+#define MIX(v) (h = (h ^ (uint64_t)(v)) * 1099511628211ull)
+  MIX((uintptr_t)a->prim);
+  MIX(a->dtype);
+  MIX(a->ndim);
+  MIX(a->nin);
+  MIX(a->stream.device.type);
+  for (int i = 0; i < a->nin; i++) {
+    MIX(a->inputs[i]->dtype);
+    MIX(a->inputs[i]->ndim);
+  }
+#undef MIX
+  return h;
+}
+
+/* Runs the nodes in order. When GPU nodes are among them and the backend
+ * batches, it is told the batch first (so it can replay the kernels as a
+ * graph) and always ends the batch, so whatever ran is also launched. */
+static mx_status run_order(mx_array *nodes, size_t n) {
+  size_t ngpu = 0;
+  for (size_t i = 0; i < n; i++) ngpu += nodes[i]->stream.device.type == MX_GPU;
+  const gpu_backend *g = ngpu >= 2 ? gpu_get() : NULL;
+  uint64_t *keys = g && g->batch_begin ? malloc(n * sizeof *keys) : NULL;
+  if (!keys) g = NULL;
+  if (g) {
+    for (size_t i = 0; i < n; i++) keys[i] = node_key(nodes[i]);
+    g->batch_begin(keys, n);
+  }
+  mx_status st = MX_OK;
+  for (size_t i = 0; i < n && st == MX_OK; i++) {
+    if (g) st = g->node_begin(i);
+    if (st == MX_OK) st = run_node(nodes[i]);
+    if (g && st == MX_OK) st = g->node_end(i);
+  }
+  if (g) {
+    mx_status end = g->batch_end();
+    if (st == MX_OK) st = end;
+  }
+  free(keys);
+  return st;
 }
 
 /* Post-order DFS over pending nodes; caller holds eval_lock. Each stack
@@ -95,6 +211,7 @@ static mx_status run_node(mx_array a) {
  * pushes to keep one vector type. */
 static mx_status eval_locked(const mx_array *outs, size_t n) {
   uint64_t mark = ++eval_epoch;
+  double t_order = profile_on() ? now_seconds() : 0;
   vec order = {0}, stack = {0};
   mx_status st = MX_OK;
   size_t *next = NULL, next_cap = 0;
@@ -141,7 +258,8 @@ static mx_status eval_locked(const mx_array *outs, size_t n) {
   }
   free(stack.v);
   free(next);
-  for (size_t i = 0; i < order.len && st == MX_OK; i++) st = run_node(order.v[i]);
+  if (profile_on()) prof_order_sec += now_seconds() - t_order;
+  if (st == MX_OK) st = run_order(order.v, order.len);
   free(order.v);
   return st;
 }

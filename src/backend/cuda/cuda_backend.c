@@ -3,6 +3,7 @@
  * mx errors, and the table from primitives to GPU kernels. Compiled only
  * when CMake builds the CUDA backend (MLXC_HAVE_CUDA). */
 #include "cuda_backend.h"
+#include "cuda_graph.h"
 
 #include <cuda_runtime_api.h>
 #include <pthread.h>
@@ -71,11 +72,14 @@ static void *dev_alloc(size_t nbytes) {
   if (e == cudaErrorMemoryAllocation) {
     /* Give the cached blocks back and try once more. */
     cudaGetLastError();
+    mx_status qs;
+    bool held = cuda_graph_quiesce(&qs);
     cudaStreamSynchronize(stream);
     pthread_mutex_lock(&pool_lock);
     pool_trim();
     pthread_mutex_unlock(&pool_lock);
     e = cudaMalloc(&p, rounded);
+    cuda_graph_release(held);
   }
   if (e != cudaSuccess) {
     cudaGetLastError();
@@ -91,8 +95,11 @@ static void dev_free(void *p, size_t nbytes) {
   int c = size_class(nbytes, &rounded);
   block *b = malloc(sizeof *b);
   if (!b) {
+    mx_status qs;
+    bool held = cuda_graph_quiesce(&qs);
     cudaStreamSynchronize(stream);
     cudaFree(p);
+    cuda_graph_release(held);
     return;
   }
   b->p = p;
@@ -112,6 +119,9 @@ static void dev_free(void *p, size_t nbytes) {
 #define SLOT_BYTES 65536
 static unsigned char *staging;
 static cudaEvent_t slot_done[NSLOT];
+/* Filled while a graph was being recorded: the copy runs when the graph
+ * does, so the slot's event is recorded after the launch. */
+static bool slot_deferred[NSLOT];
 static int next_slot;
 static pthread_mutex_t staging_lock = PTHREAD_MUTEX_INITIALIZER;
 
@@ -133,40 +143,75 @@ static bool staging_init(void) {
   return true;
 }
 
+void cuda_staging_after_launch(void) {
+  pthread_mutex_lock(&staging_lock);
+  for (int s = 0; s < NSLOT; s++) {
+    if (!slot_deferred[s]) continue;
+    slot_deferred[s] = false;
+    if (cudaEventRecord(slot_done[s], stream) != cudaSuccess) {
+      /* Without the event, wait here so the slot is never reused early. */
+      cudaGetLastError();
+      cudaStreamSynchronize(stream);
+    }
+  }
+  pthread_mutex_unlock(&staging_lock);
+}
+
 static mx_status to_device(void *dptr, const void *host, size_t n) {
   if (!n) return MX_OK;
+  mx_status st = MX_OK;
   if (staging && n <= SLOT_BYTES) {
-    pthread_mutex_lock(&staging_lock);
     int s = next_slot;
+    /* A slot filled earlier in this recording is read only when the graph
+     * runs: launch the recording before filling the slot again. */
+    if (slot_deferred[s] && cuda_graph_recording()) {
+      cuda_graph_release(cuda_graph_quiesce(&st));
+      if (st < 0) return st;
+    }
+    pthread_mutex_lock(&staging_lock);
     next_slot = (next_slot + 1) % NSLOT;
     unsigned char *slot = staging + (size_t)s * SLOT_BYTES;
-    mx_status st = cuda_check(cudaEventSynchronize(slot_done[s]), "copy to device");
+    st = cuda_check(cudaEventSynchronize(slot_done[s]), "copy to device");
     if (st == MX_OK) {
       memcpy(slot, host, n);
       st = cuda_check(cudaMemcpyAsync(dptr, slot, n, cudaMemcpyHostToDevice, stream),
                       "copy to device");
     }
-    if (st == MX_OK) st = cuda_check(cudaEventRecord(slot_done[s], stream), "copy to device");
+    if (st == MX_OK) {
+      if (cuda_graph_recording()) slot_deferred[s] = true;
+      else st = cuda_check(cudaEventRecord(slot_done[s], stream), "copy to device");
+    }
     pthread_mutex_unlock(&staging_lock);
     return st;
   }
-  mx_status st = cuda_check(cudaMemcpyAsync(dptr, host, n, cudaMemcpyHostToDevice, stream),
-                            "copy to device");
-  if (st < 0) return st;
+  bool held = cuda_graph_quiesce(&st);
+  if (st == MX_OK)
+    st = cuda_check(cudaMemcpyAsync(dptr, host, n, cudaMemcpyHostToDevice, stream),
+                    "copy to device");
   /* The host memory may be reused as soon as we return. */
-  return cuda_check(cudaStreamSynchronize(stream), "copy to device");
+  if (st == MX_OK) st = cuda_check(cudaStreamSynchronize(stream), "copy to device");
+  cuda_graph_release(held);
+  return st;
 }
 
 static mx_status to_host(void *host, const void *dptr, size_t n) {
   if (!n) return MX_OK;
-  mx_status st = cuda_check(cudaMemcpyAsync(host, dptr, n, cudaMemcpyDeviceToHost, stream),
-                            "copy to host");
-  if (st < 0) return st;
-  return cuda_check(cudaStreamSynchronize(stream), "copy to host");
+  mx_status st;
+  bool held = cuda_graph_quiesce(&st);
+  if (st == MX_OK)
+    st = cuda_check(cudaMemcpyAsync(host, dptr, n, cudaMemcpyDeviceToHost, stream),
+                    "copy to host");
+  if (st == MX_OK) st = cuda_check(cudaStreamSynchronize(stream), "copy to host");
+  cuda_graph_release(held);
+  return st;
 }
 
 static mx_status synchronize(void) {
-  return cuda_check(cudaStreamSynchronize(stream), "synchronize");
+  mx_status st;
+  bool held = cuda_graph_quiesce(&st);
+  if (st == MX_OK) st = cuda_check(cudaStreamSynchronize(stream), "synchronize");
+  cuda_graph_release(held);
+  return st;
 }
 
 static int device_count(void) { return ndevices; }
@@ -180,6 +225,10 @@ static const gpu_backend backend = {
     .to_host = to_host,
     .synchronize = synchronize,
     .kernel_for = cuda_kernel_for,
+    .batch_begin = cuda_graph_batch_begin,
+    .node_begin = cuda_graph_node_begin,
+    .node_end = cuda_graph_node_end,
+    .batch_end = cuda_graph_batch_end,
 };
 
 const gpu_backend *cuda_backend_probe(void) {

@@ -9,6 +9,10 @@
 void *cuda_stream(void);
 /* A CUDA error code (0: success) as an mx status with CUDA's message. */
 mx_status cuda_check(int err, const char *what);
+/* After a recorded graph was launched (cuda_graph.c): the staging slots
+ * that uploads filled while recording are released when the graph has
+ * read them. */
+void cuda_staging_after_launch(void);
 /* The primitive -> GPU kernel table (cuda_ops.c). */
 kernel_fn cuda_kernel_for(const mx_primitive *p);
 /* Runs the node's CPU kernel instead (inputs brought to the host): for
