@@ -334,9 +334,13 @@ static void test_take(void) {
       mx_set_default_device(gpu);
       mx_array r = mk_take_dev_idx(&c);
       mx_clear_error();
+      /* The kernel finds it (no wait for the stream at the take): the error
+       * comes with the next read. */
       mx_status st = mx_eval1(r);
-      CHECK_MSG(st == MX_ERR_INVALID_ARG && strstr(mx_last_error(), "out of range"),
-                "take with a bad device-only index must fail");
+      const void *data = st == MX_OK ? mx_array_data(r) : NULL;
+      CHECK_MSG(data == NULL && mx_last_error_code() == MX_ERR_INVALID_ARG &&
+                    strstr(mx_last_error(), "out of range"),
+                "reading a take with a bad device-only index must fail");
       mx_array_free(r);
       mx_array_free(i);
     }
@@ -823,6 +827,42 @@ static void test_random(void) {
     }
 }
 
+/* Indices computed on the GPU are range-checked by the kernel (no wait
+ * for the stream): an in-range one gives the CPU's answer, a negative one
+ * wraps, and an out-of-range one surfaces as an error at the next read. */
+static void test_device_index_errors(void) {
+  float rows[4 * 3];
+  for (int i = 0; i < 12; i++) rows[i] = (float)i;
+  int64_t shape[2] = {4, 3};
+  mx_array a = mx_array_from_data(rows, shape, 2, MX_FLOAT32);
+  int32_t cases[3] = {2, -1, 7};
+  for (int c = 0; c < 3; c++) {
+    mx_array base = mx_array_from_int(cases[c]);
+    mx_array zero = mx_array_from_int(0);
+    mx_array idx = mx_add(base, zero); /* evaluated on the GPU: device-only */
+    CHECK(mx_eval1(idx) == MX_OK);
+    CHECK(idx->buf && !(idx->buf->valid & BUF_HOST));
+    mx_array t = mx_take(a, idx, 0);
+    CHECK(mx_eval1(t) == MX_OK);
+    const float *p = mx_array_data(t);
+    if (c < 2) {
+      int row = c == 0 ? 2 : 3;
+      CHECK_MSG(p && p[0] == (float)(row * 3) && p[2] == (float)(row * 3 + 2), mx_last_error());
+    } else {
+      CHECK(p == NULL);
+      CHECK(mx_last_error_code() == MX_ERR_INVALID_ARG);
+      CHECK(strstr(mx_last_error(), "out of range") != NULL);
+      /* The flag was consumed: the next read works. */
+      CHECK(mx_array_data(a) != NULL);
+    }
+    mx_array_free(t);
+    mx_array_free(idx);
+    mx_array_free(zero);
+    mx_array_free(base);
+  }
+  mx_array_free(a);
+}
+
 int main(void) {
   if (!mx_device_is_available(MX_GPU)) {
     mx_set_default_device(gpu);
@@ -839,6 +879,7 @@ int main(void) {
   test_elementwise();
   test_creation();
   test_random();
+  test_device_index_errors();
   mx_set_default_device(cpu);
   return check_summary();
 }

@@ -4,6 +4,7 @@
  * when CMake builds the CUDA backend (MLXC_HAVE_CUDA). */
 #include "cuda_backend.h"
 #include "cuda_graph.h"
+#include "cuda_index.h"
 
 #include <cuda_runtime_api.h>
 #include <pthread.h>
@@ -194,6 +195,16 @@ static mx_status to_device(void *dptr, const void *host, size_t n) {
   return st;
 }
 
+/* After a synchronization: an index the GPU found out of range since the
+ * last one (cuda_index.h) becomes this call's error. */
+static mx_status index_errors(void) {
+  if (!cu_ix_error_take()) return MX_OK;
+  return set_error(MX_ERR_INVALID_ARG,
+                   "take / gather / scatter on the GPU: an index was out of range (found by the "
+                   "kernel, which used the nearest valid index instead); results computed from "
+                   "it since the last synchronization are wrong");
+}
+
 static mx_status to_host(void *host, const void *dptr, size_t n) {
   if (!n) return MX_OK;
   mx_status st;
@@ -203,7 +214,7 @@ static mx_status to_host(void *host, const void *dptr, size_t n) {
                     "copy to host");
   if (st == MX_OK) st = cuda_check(cudaStreamSynchronize(stream), "copy to host");
   cuda_graph_release(held);
-  return st;
+  return st == MX_OK ? index_errors() : st;
 }
 
 static mx_status synchronize(void) {
@@ -211,7 +222,7 @@ static mx_status synchronize(void) {
   bool held = cuda_graph_quiesce(&st);
   if (st == MX_OK) st = cuda_check(cudaStreamSynchronize(stream), "synchronize");
   cuda_graph_release(held);
-  return st;
+  return st == MX_OK ? index_errors() : st;
 }
 
 static int device_count(void) { return ndevices; }
@@ -244,6 +255,7 @@ const gpu_backend *cuda_backend_probe(void) {
   }
   ndevices = n;
   staging_init(); /* without it, uploads wait for the stream */
+  if (cu_ix_error_init() != 0) cudaGetLastError(); /* kernels still clamp; nothing is flagged */
   return &backend;
 }
 

@@ -38,10 +38,24 @@
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <time.h>
 
 #include "cuda_backend.h"
 
-enum { CHUNK = 64, NCACHE = 256, MAX_FAILS = 3 };
+enum { NCACHE = 256, MAX_FAILS = 3 };
+
+/* Nodes per chunk: MLXC_CUDA_GRAPH_CHUNK (8..4096), else 64. Smaller
+ * chunks start the GPU sooner; larger ones cost fewer graph launches. */
+static size_t chunk_nodes(void) {
+  static size_t n;
+  if (!n) {
+    const char *e = getenv("MLXC_CUDA_GRAPH_CHUNK");
+    long v = e ? atol(e) : 0;
+    n = v >= 8 && v <= 4096 ? (size_t)v : 64;
+  }
+  return n;
+}
+#define CHUNK chunk_nodes()
 
 typedef struct chunk_entry {
   uint64_t key;
@@ -67,7 +81,14 @@ static bool rec_whole; /* false once quiesce cut the chunk short */
 
 static struct {
   long replayed, instantiated, direct, cut, refused;
+  double end_sec, update_sec, instantiate_sec, launch_sec; /* host time in each call */
 } stats;
+
+static double now_sec(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
 
 static bool graphs_enabled(void) {
   static int on = -1;
@@ -81,8 +102,11 @@ static bool graphs_enabled(void) {
 static void print_stats(void) {
   fprintf(stderr,
           "mlxc cuda graphs: %ld chunks replayed (updated), %ld instantiated, %ld launched "
-          "directly, %ld cut short, %ld updates refused\n",
-          stats.replayed, stats.instantiated, stats.direct, stats.cut, stats.refused);
+          "directly, %ld cut short, %ld updates refused; host ms in end capture %.1f, update "
+          "%.1f, instantiate %.1f, launch %.1f\n",
+          stats.replayed, stats.instantiated, stats.direct, stats.cut, stats.refused,
+          stats.end_sec * 1e3, stats.update_sec * 1e3, stats.instantiate_sec * 1e3,
+          stats.launch_sec * 1e3);
 }
 
 static uint64_t chunk_key(size_t first) {
@@ -139,7 +163,10 @@ static mx_status begin_recording(chunk_entry *e) {
 static mx_status end_recording(void) {
   cudaStream_t s = (cudaStream_t)cuda_stream();
   cudaGraph_t g = NULL;
+  double t0 = now_sec();
   cudaError_t err = cudaStreamEndCapture(s, &g);
+  double t1 = now_sec();
+  stats.end_sec += t1 - t0;
   atomic_store(&recording, false);
   chunk_entry *e = rec_entry;
   bool whole = rec_whole;
@@ -163,7 +190,9 @@ static mx_status end_recording(void) {
   bool keep = whole && e;
   if (keep && e->exec) {
     cudaGraphExecUpdateResultInfo info;
-    if (cudaGraphExecUpdate(e->exec, g, &info) == cudaSuccess) {
+    cudaError_t ue = cudaGraphExecUpdate(e->exec, g, &info);
+    stats.update_sec += now_sec() - t1;
+    if (ue == cudaSuccess) {
       exec = e->exec;
       stats.replayed++;
     } else {
@@ -175,7 +204,9 @@ static mx_status end_recording(void) {
     }
   }
   if (!exec) {
+    double ti = now_sec();
     err = cudaGraphInstantiate(&exec, g, 0);
+    stats.instantiate_sec += now_sec() - ti;
     if (err != cudaSuccess) {
       cudaGraphDestroy(g);
       if (e) e->fails = MAX_FAILS;
@@ -185,7 +216,9 @@ static mx_status end_recording(void) {
     stats.instantiated++;
     if (keep) e->exec = exec;
   }
+  double tl = now_sec();
   st = cuda_check(cudaGraphLaunch(exec, s), "launching a CUDA graph");
+  stats.launch_sec += now_sec() - tl;
   if (!keep) cudaGraphExecDestroy(exec); /* freed once it has run */
   cudaGraphDestroy(g);
   cuda_staging_after_launch();
@@ -250,6 +283,9 @@ bool cuda_graph_quiesce(mx_status *st) {
   *st = MX_OK;
   if (!graphs_enabled()) return false;
   if (cuda_graph_recording()) {
+    static int trace = -1;
+    if (trace < 0) trace = getenv("MLXC_TRACE") != NULL;
+    if (trace) fprintf(stderr, "mlxc trace: (graph recording cut short: the stream is needed on the host)\n");
     rec_whole = false;
     stats.cut++;
     if (rec_entry) rec_entry->fails++; /* a chunk always cut short stops being recorded */

@@ -30,6 +30,7 @@ typedef struct cu_ix_index {
   const void *ptr;
   mx_dtype dtype;
   int64_t dim, mul;
+  int64_t lim; /* valid indices (negatives wrapped by dim) are [0, lim) */
   int64_t strides[MX_MAX_NDIM]; /* over the output dims; 0 where unused */
 } cu_ix_index;
 
@@ -43,6 +44,15 @@ typedef struct cu_ix_gather {
   int nidx;
   cu_ix_index idx[CU_IX_MAX_IDX];
 } cu_ix_gather;
+
+/* Index range errors found on the GPU. Indices that live only on the
+ * device are not checked on the host (that would wait for the stream);
+ * the kernels clamp an out-of-range index into [0, lim) and raise a flag
+ * in mapped host memory, which the backend reads after its next
+ * synchronization (cuda_backend.c). init: once, at probe; 0 on success. */
+int cu_ix_error_init(void);
+/* Whether an index error was flagged since the last call (clears it). */
+int cu_ix_error_take(void);
 
 int cu_ix_gather_run(size_t esz, void *out, const void *src, const cu_ix_gather *g, void *stream);
 

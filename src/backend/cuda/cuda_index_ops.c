@@ -36,12 +36,17 @@ static size_t esize(mx_array a) { return mx_dtype_size(a->dtype); }
 
 /* ---------------------------------------------------------------- indices */
 
-/* The CPU's range check of index array `idx` read over `shape`. */
+/* The CPU's range check of index array `idx` read over `shape`, when the
+ * indices are on the host anyway. Indices that live only on the device
+ * (a sampled token id) are checked by the kernels instead (cu_ix_error_*):
+ * reading them here would wait for the stream at every decode step. */
 static mx_status check_indices(const char *op, mx_array idx, const int64_t *shape, int ndim,
                                int axis, int64_t dim, int64_t win) {
   int64_t n = shape_size(shape, ndim);
   if (n == 0) return MX_OK;
-  if (idx->buf && !(idx->buf->valid & BUF_HOST)) {
+  bool device_only = idx->buf && !(idx->buf->valid & BUF_HOST);
+  if (device_only && dim >= win && dim > 0) return MX_OK;
+  if (device_only) {
     mx_status st = buffer_to_host(idx->buf);
     if (st < 0) return st;
   }
@@ -53,12 +58,14 @@ static mx_status check_indices(const char *op, mx_array idx, const int64_t *shap
   return st;
 }
 
-static void set_index(cu_ix_index *x, mx_array idx, int64_t dim, int64_t mul) {
+/* win: the window (slice size) read from each index along the axis. */
+static void set_index(cu_ix_index *x, mx_array idx, int64_t dim, int64_t mul, int64_t win) {
   memset(x, 0, sizeof *x);
   x->ptr = array_dptr(idx);
   x->dtype = idx->dtype;
   x->dim = dim;
   x->mul = mul;
+  x->lim = dim - win + 1;
 }
 
 static mx_status run_gather(mx_array out, mx_array src, const cu_ix_gather *g) {
@@ -81,7 +88,7 @@ static mx_status gpu_take(mx_array out, mx_array const *in, int nin, const void 
   g.ndim = out->ndim;
   memcpy(g.shape, out->shape, (size_t)out->ndim * sizeof *g.shape);
   g.nidx = 1;
-  set_index(&g.idx[0], idx, a->shape[ax], a->strides[ax]);
+  set_index(&g.idx[0], idx, a->shape[ax], a->strides[ax], 1);
   int o = 0;
   for (int d = 0; d < ax; d++) g.src_strides[o++] = a->strides[d];
   for (int d = 0; d < idx->ndim; d++) g.idx[0].strides[o++] = idx->strides[d];
@@ -112,7 +119,7 @@ static mx_status gpu_gather(mx_array out, mx_array const *in, int nin, const voi
   for (int k = 0; k < p->nidx; k++) {
     mx_array ix = in[1 + k];
     int ax = p->axes[k];
-    set_index(&g.idx[k], ix, a->shape[ax], a->strides[ax]);
+    set_index(&g.idx[k], ix, a->shape[ax], a->strides[ax], p->slice_sizes[ax]);
     /* Right-aligned into the index dims (the front end broadcast them). */
     int lead = indim - ix->ndim;
     for (int d = 0; d < ix->ndim; d++)
@@ -135,7 +142,7 @@ static mx_status gpu_take_along(mx_array out, mx_array const *in, int nin, const
   g.ndim = out->ndim;
   memcpy(g.shape, out->shape, (size_t)out->ndim * sizeof *g.shape);
   g.nidx = 1;
-  set_index(&g.idx[0], idx, a->shape[ax], a->strides[ax]);
+  set_index(&g.idx[0], idx, a->shape[ax], a->strides[ax], 1);
   for (int d = 0; d < out->ndim; d++) {
     g.src_strides[d] = d == ax ? 0 : a->strides[d];
     g.idx[0].strides[d] = idx->strides[d];
@@ -199,7 +206,7 @@ static mx_status gpu_scatter(mx_array out, mx_array const *in, int nin, const vo
   for (int k = 0; k < p->nidx; k++) {
     mx_array ix = in[1 + k];
     int ax = p->axes[k];
-    set_index(&g.idx[k], ix, a->shape[ax], rm[ax]);
+    set_index(&g.idx[k], ix, a->shape[ax], rm[ax], wshape[ax]);
     int lead = idx_ndim - ix->ndim;
     for (int d = 0; d < ix->ndim; d++)
       g.idx[k].strides[lead + d] = ix->shape[d] == 1 ? 0 : ix->strides[d];
@@ -229,7 +236,7 @@ static mx_status gpu_put_along(mx_array out, mx_array const *in, int nin, const 
   /* Along the axis, later writes win; positions off the axis never meet. */
   g.key_strides[ax] = 1;
   g.nidx = 1;
-  set_index(&g.idx[0], idx, out->shape[ax], rm[ax]);
+  set_index(&g.idx[0], idx, out->shape[ax], rm[ax], 1);
   for (int d = 0; d < nd; d++) g.idx[0].strides[d] = idx->strides[d];
   return run_scatter(out, 0, upd, &g);
 }

@@ -223,23 +223,38 @@ struct GatherDesc {
   int nidx;
   const void *iptr[CU_IX_MAX_IDX];
   int idt[CU_IX_MAX_IDX];
-  int64_t idim[CU_IX_MAX_IDX], imul[CU_IX_MAX_IDX];
+  int64_t idim[CU_IX_MAX_IDX], imul[CU_IX_MAX_IDX], ilim[CU_IX_MAX_IDX];
   int64_t istr[CU_IX_MAX_IDX][kMaxDims];  // index strides over the row dims
 };
 
-__device__ __forceinline__ int64_t load_index(const void *p, int dt, int64_t off, int64_t dim) {
+// Mapped host memory (cu_ix_error_init): set when a kernel met an index
+// out of range. NULL until initialized (then nothing is flagged).
+__device__ unsigned int *ix_error_flag;
+
+// The index, negatives wrapped by dim; one outside [0, lim) is flagged and
+// clamped so the kernel never reads or writes outside the array.
+__device__ __forceinline__ int64_t load_index(const void *p, int dt, int64_t off, int64_t dim,
+                                              int64_t lim) {
   int64_t v;
   switch (dt) {
-    case MX_UINT8: return ((const uint8_t *)p)[off];
-    case MX_UINT16: return ((const uint16_t *)p)[off];
-    case MX_UINT32: return ((const uint32_t *)p)[off];
-    case MX_UINT64: return (int64_t)((const uint64_t *)p)[off];
-    case MX_INT8: v = ((const int8_t *)p)[off]; break;
-    case MX_INT16: v = ((const int16_t *)p)[off]; break;
-    case MX_INT32: v = ((const int32_t *)p)[off]; break;
-    default: v = ((const int64_t *)p)[off]; break;
+    case MX_UINT8: v = ((const uint8_t *)p)[off]; break;
+    case MX_UINT16: v = ((const uint16_t *)p)[off]; break;
+    case MX_UINT32: v = ((const uint32_t *)p)[off]; break;
+    case MX_UINT64: {
+      uint64_t u = ((const uint64_t *)p)[off];
+      v = u > (uint64_t)INT64_MAX ? INT64_MAX : (int64_t)u;
+      break;
+    }
+    case MX_INT8: v = ((const int8_t *)p)[off] ; v = v < 0 ? v + dim : v; break;
+    case MX_INT16: v = ((const int16_t *)p)[off]; v = v < 0 ? v + dim : v; break;
+    case MX_INT32: v = ((const int32_t *)p)[off]; v = v < 0 ? v + dim : v; break;
+    default: v = ((const int64_t *)p)[off]; v = v < 0 ? v + dim : v; break;
   }
-  return v < 0 ? v + dim : v;
+  if (v < 0 || v >= lim) {
+    if (ix_error_flag) *(volatile unsigned int *)ix_error_flag = 1u;
+    v = v < 0 ? 0 : lim - 1;
+  }
+  return v;
 }
 
 template <typename U>
@@ -255,7 +270,7 @@ __global__ void gather_kernel(U *__restrict__ out, const U *__restrict__ src, Ga
       so += c * d.rs[k];
       for (int j = 0; j < d.nidx; j++) io[j] += c * d.istr[j][k];
     }
-    for (int j = 0; j < d.nidx; j++) so += load_index(d.iptr[j], d.idt[j], io[j], d.idim[j]) * d.imul[j];
+    for (int j = 0; j < d.nidx; j++) so += load_index(d.iptr[j], d.idt[j], io[j], d.idim[j], d.ilim[j]) * d.imul[j];
     const U *sp = src + so;
     U *op = out + r * d.inner;
     if (d.iss == 1) {
@@ -279,6 +294,31 @@ int launch_gather(void *out, const void *src, const GatherDesc &d, cudaStream_t 
 }
 
 }  // namespace
+
+static unsigned int *ix_error_host;  // mapped: the kernels write it directly
+
+extern "C" int cu_ix_error_init(void) {
+  void *h = NULL, *d = NULL;
+  cudaError_t e = cudaHostAlloc(&h, sizeof(unsigned int), cudaHostAllocMapped);
+  if (e == cudaSuccess) e = cudaHostGetDevicePointer(&d, h, 0);
+  if (e == cudaSuccess) {
+    *(volatile unsigned int *)h = 0;
+    e = cudaMemcpyToSymbol(ix_error_flag, &d, sizeof d);
+  }
+  if (e != cudaSuccess) {
+    if (h) cudaFreeHost(h);
+    cudaGetLastError();
+    return (int)e;
+  }
+  ix_error_host = (unsigned int *)h;
+  return 0;
+}
+
+extern "C" int cu_ix_error_take(void) {
+  if (!ix_error_host || !*(volatile unsigned int *)ix_error_host) return 0;
+  *(volatile unsigned int *)ix_error_host = 0;
+  return 1;
+}
 
 extern "C" int cu_ix_gather_run(size_t esz, void *out, const void *src, const cu_ix_gather *g,
                                 void *stream) {
@@ -325,6 +365,7 @@ extern "C" int cu_ix_gather_run(size_t esz, void *out, const void *src, const cu
     d.iptr[j] = g->idx[j].ptr;
     d.idt[j] = (int)g->idx[j].dtype;
     d.idim[j] = g->idx[j].dim;
+    d.ilim[j] = g->idx[j].lim;
     d.imul[j] = g->idx[j].mul;
   }
   // 16-byte units when the run is dense and every row start stays aligned.
@@ -366,7 +407,7 @@ struct ScatterDesc {
   int nidx;
   const void *iptr[CU_IX_MAX_IDX];
   int idt[CU_IX_MAX_IDX];
-  int64_t idim[CU_IX_MAX_IDX], imul[CU_IX_MAX_IDX];
+  int64_t idim[CU_IX_MAX_IDX], imul[CU_IX_MAX_IDX], ilim[CU_IX_MAX_IDX];
   int64_t istr[CU_IX_MAX_IDX][kMaxDims];
 };
 
@@ -381,7 +422,7 @@ __device__ __forceinline__ void scatter_offsets(const ScatterDesc &d, int64_t i,
     k += c * d.ks[e];
     for (int j = 0; j < d.nidx; j++) io[j] += c * d.istr[j][e];
   }
-  for (int j = 0; j < d.nidx; j++) o += load_index(d.iptr[j], d.idt[j], io[j], d.idim[j]) * d.imul[j];
+  for (int j = 0; j < d.nidx; j++) o += load_index(d.iptr[j], d.idt[j], io[j], d.idim[j], d.ilim[j]) * d.imul[j];
   *dst = o;
   *src = s;
   *key = (uint64_t)k + 1;
@@ -494,6 +535,7 @@ extern "C" int cu_ix_scatter_run(int mode, mx_dtype dt, void *out, int64_t out_s
     d.iptr[j] = g->idx[j].ptr;
     d.idt[j] = (int)g->idx[j].dtype;
     d.idim[j] = g->idx[j].dim;
+    d.ilim[j] = g->idx[j].lim;
     d.imul[j] = g->idx[j].mul;
     for (int e = 0; e < g->ndim; e++) d.istr[j][e] = g->idx[j].strides[e];
   }
