@@ -3,6 +3,7 @@
  * property, large threaded sorts checked in C, and the error paths. */
 #include <math.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "check.h"
 #include "core/core.h"
@@ -21,19 +22,97 @@ static mx_array op_argsort(const fx_case *c, mx_array *in, int nin) {
   (void)nin;
   return mx_argsort(in[0], axis_of(c));
 }
+/* The partition contract, independent of element order (gen_sort.py):
+ * a result p along axis ax is canonicalised to
+ * sort(p[:k]) ++ p[k] ++ sort(p[k+1:]), which equals the sorted row exactly
+ * when p is a valid partition at k (a permutation of the row with the kth
+ * element in its sorted place, none greater before, none smaller after). */
+static mx_array slice_axis(mx_array a, int ax, int64_t lo, int64_t hi) {
+  int nd = mx_array_ndim(a);
+  int64_t start[8] = {0}, stop[8];
+  if (nd > 8) {
+    set_error(MX_ERR_INVALID_ARG, "slice_axis: test helper handles up to 8 dims");
+    return NULL;
+  }
+  for (int d = 0; d < nd; d++) stop[d] = MX_SLICE_END;
+  start[ax] = lo;
+  stop[ax] = hi;
+  return mx_slice(a, start, stop, NULL, nd);
+}
+static mx_array canon_partition(mx_array p, int64_t k, int ax) {
+  if (!p) return NULL;
+  int64_t len = mx_array_shape(p)[ax];
+  if (k < 0) k += len;
+  mx_array left = slice_axis(p, ax, 0, k), mid = slice_axis(p, ax, k, k + 1);
+  mx_array right = slice_axis(p, ax, k + 1, len);
+  mx_array parts[3] = {mx_sort(left, ax), mid, mx_sort(right, ax)};
+  mx_array r = mx_concatenate(parts, 3, ax);
+  mx_array_free(left);
+  mx_array_free(right);
+  for (int i = 0; i < 3; i++) mx_array_free(parts[i]);
+  return r;
+}
+static int norm_axis(int axis, int ndim) {
+  return axis == MX_AXIS_NONE ? 0 : (axis < 0 ? axis + ndim : axis);
+}
 static mx_array op_partition(const fx_case *c, mx_array *in, int nin) {
   (void)nin;
-  return mx_partition(in[0], fx_int(c, "kth", 0), axis_of(c));
+  int axis = axis_of(c);
+  mx_array p = mx_partition(in[0], fx_int(c, "kth", 0), axis);
+  if (!p) return NULL;
+  mx_array r = canon_partition(p, fx_int(c, "kth", 0), norm_axis(axis, mx_array_ndim(p)));
+  mx_array_free(p);
+  return r;
+}
+/* argpartition indices idx of x (axis ax; x already flattened for axis none):
+ * each row must be a permutation of 0..len-1, and the values it picks must
+ * satisfy the partition contract; returns their canonical form. */
+static mx_array canon_argpartition(mx_array x, mx_array idx, int64_t k, int ax) {
+  if (!x || !idx) return NULL;
+  int nd = mx_array_ndim(idx);
+  const int64_t *sh = mx_array_shape(idx);
+  int64_t n = mx_array_size(idx), len = sh[ax], outer = 1, inner = 1;
+  for (int d = 0; d < ax; d++) outer *= sh[d];
+  for (int d = ax + 1; d < nd; d++) inner *= sh[d];
+  int64_t *v = malloc((size_t)(n ? n : 1) * sizeof *v);
+  unsigned char *seen = malloc((size_t)(len ? len : 1));
+  bool ok = v && seen && mx_array_copy_to(idx, v, (size_t)n * sizeof *v, MX_INT64) == MX_OK;
+  for (int64_t o = 0; ok && o < outer; o++)
+    for (int64_t j = 0; ok && j < inner; j++) {
+      memset(seen, 0, (size_t)len);
+      for (int64_t i = 0; ok && i < len; i++) {
+        int64_t t = v[(o * len + i) * inner + j];
+        ok = t >= 0 && t < len && !seen[t];
+        if (ok) seen[t] = 1;
+      }
+    }
+  free(v);
+  free(seen);
+  if (!ok) {
+    set_error(MX_ERR_INTERNAL, "argpartition result is not a permutation of each row");
+    return NULL;
+  }
+  mx_array vals = mx_take_along_axis(x, idx, ax);
+  mx_array r = canon_partition(vals, k, ax);
+  mx_array_free(vals);
+  return r;
 }
 static mx_array op_argpartition(const fx_case *c, mx_array *in, int nin) {
   (void)nin;
-  return mx_argpartition(in[0], fx_int(c, "kth", 0), axis_of(c));
+  int axis = axis_of(c);
+  mx_array idx = mx_argpartition(in[0], fx_int(c, "kth", 0), axis);
+  if (!idx) return NULL;
+  int64_t flat = mx_array_size(in[0]);
+  mx_array x = axis == MX_AXIS_NONE ? mx_reshape(in[0], &flat, 1) : mx_array_retain(in[0]);
+  int ax = norm_axis(axis, mx_array_ndim(idx));
+  mx_array r = canon_argpartition(x, idx, fx_int(c, "kth", 0), ax);
+  mx_array_free(x);
+  mx_array_free(idx);
+  return r;
 }
+/* topk: the k largest in no stated order; sorted, they are the sorted row's
+ * last k. */
 static mx_array op_topk(const fx_case *c, mx_array *in, int nin) {
-  (void)nin;
-  return mx_topk(in[0], fx_int(c, "k", 0), axis_of(c));
-}
-static mx_array op_topk_sorted(const fx_case *c, mx_array *in, int nin) {
   (void)nin;
   int axis = axis_of(c);
   mx_array t = mx_topk(in[0], fx_int(c, "k", 0), axis);
@@ -223,6 +302,46 @@ static void test_views(void) {
   mx_array_free(srt);
 }
 
+/* The contract checks reject wrong results: a value on the wrong side of
+ * kth, a wrong kth value, a lost element, indices that are no permutation. */
+static bool canon_matches(const float *p, int64_t n, int64_t k, const float *want) {
+  mx_array a = mx_array_from_data(p, &n, 1, MX_FLOAT32);
+  mx_array w = mx_array_from_data(want, &n, 1, MX_FLOAT32);
+  mx_array c = canon_partition(a, k, 0);
+  char why[256];
+  bool eq = c && w && mx_eval1(c) == MX_OK && fx_compare(c, w, 0, 0, why, sizeof why);
+  mx_array_free(a);
+  mx_array_free(w);
+  mx_array_free(c);
+  return eq;
+}
+static void test_contract_checks(void) {
+  const float sorted[8] = {1, 1, 2, 3, 4, 5, 6, 9};
+  const float good[8] = {2, 1, 1, 3, 9, 5, 4, 6};     /* valid at k = 3, unsorted halves */
+  const float wrong_side[8] = {2, 1, 4, 3, 9, 5, 1, 6}; /* 4 before, 1 after kth */
+  const float wrong_kth[8] = {2, 1, 1, 4, 9, 5, 3, 6};  /* kth holds 4, not 3 */
+  const float lost[8] = {2, 1, 1, 3, 9, 5, 4, 4};       /* 6 replaced by 4 */
+  CHECK_MSG(canon_matches(good, 8, 3, sorted), "a valid partition passes the contract check");
+  CHECK_MSG(canon_matches(sorted, 8, -2, sorted), "a full sort passes the contract check");
+  CHECK_MSG(!canon_matches(wrong_side, 8, 3, sorted), "an element on the wrong side of kth fails");
+  CHECK_MSG(!canon_matches(wrong_kth, 8, 3, sorted), "a wrong kth element fails");
+  CHECK_MSG(!canon_matches(lost, 8, 3, sorted), "a result that is no permutation fails");
+  float x[4] = {5, 7, 6, 8};
+  uint32_t dup[4] = {0, 0, 2, 3}, ok_idx[4] = {0, 2, 1, 3};
+  int64_t n = 4;
+  mx_array xa = mx_array_from_data(x, &n, 1, MX_FLOAT32);
+  mx_array d = mx_array_from_data(dup, &n, 1, MX_UINT32);
+  mx_array g = mx_array_from_data(ok_idx, &n, 1, MX_UINT32);
+  CHECK_ERR(canon_argpartition(xa, d, 1, 0), MX_ERR_INTERNAL, "not a permutation");
+  mx_array r = canon_argpartition(xa, g, 1, 0);
+  const float *pr = r ? mx_array_data(r) : NULL;
+  CHECK(pr && pr[0] == 5 && pr[1] == 6 && pr[2] == 7 && pr[3] == 8);
+  mx_array_free(r);
+  mx_array_free(xa);
+  mx_array_free(d);
+  mx_array_free(g);
+}
+
 static void test_errors(void) {
   int64_t s2[2] = {3, 4}, s0[1] = {0};
   mx_array a = mx_zeros(s2, 2, MX_FLOAT32);
@@ -280,11 +399,11 @@ int main(int argc, char **argv) {
       {"partition", op_partition},
       {"argpartition", op_argpartition},
       {"topk", op_topk},
-      {"topk_sorted", op_topk_sorted},
       {"partition_prop", op_partition_prop},
       {"argpartition_prop", op_argpartition_prop},
   };
   test_errors();
+  test_contract_checks();
   test_views();
   test_large();
   if (argc > 1) fx_run_dir(argv[1], ops, (int)(sizeof ops / sizeof *ops));

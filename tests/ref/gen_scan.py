@@ -15,12 +15,24 @@ input.
 How the expected values are computed, and the tolerances:
 - integers and bools: exact.
 - cumsum / cumprod of f32, f64: NumPy's accumulate adds in order in the
-  input type, as the kernel does, so the results agree to the bit; rtol is
-  one ulp of the dtype as a margin. f16 / bf16: the kernel carries f32 and
-  rounds each output once, so the reference is the f32 scan of the exact
-  inputs, rounded once: one ulp of f16 (2^-10) / bf16 (2^-7). complex64:
-  NumPy multiplies complex numbers by the textbook formula, C may fuse:
-  rtol 1e-6 plus atol 1e-6 * the running magnitude.
+  input type, as the CPU kernel does; a GPU scan adds in another (parallel)
+  order, so the tolerance is the summation error bound for ANY order: each
+  prefix s_i computed by any binary tree of additions in precision u = eps/2
+  is within (i-1) u sum_{j<=i} |x_j| of the exact value (Higham, Accuracy
+  and Stability, 4.2), so the NumPy reference and the kernel differ by at
+  most (n-1) eps sum|x| over the line: atol = (n-1) eps max_line sum|x|
+  (finite x only: a line with inf/NaN gives inf/NaN from there on, compared
+  as such), plus rtol one ulp as a margin. cumprod has no cancellation, so
+  its bound is relative: any order of n-1 multiplications is within
+  (n-1) u |p| of the exact product on each side, rtol = (n-1) eps + one ulp
+  (atol the smallest normal, for products that underflow).
+  f16 / bf16: the kernel carries f32 and rounds each output once, so the
+  reference is the f32 scan of the exact inputs, rounded once: one ulp of
+  f16 (2^-10) / bf16 (2^-7), plus the f32 bound above for the order.
+  complex64: NumPy multiplies complex numbers by the textbook formula, C may
+  fuse: rtol 1e-6 plus atol 1e-6 * the running magnitude, plus the bounds
+  above (componentwise, each component of the error within its modulus;
+  a complex product within (sqrt(5) + 1) u per multiplication, so 4 eps).
 - cummax / cummin: values are moved, never computed: exact (NaN propagates
   as np.maximum / np.minimum do).
 - logcumsumexp: np.logaddexp.accumulate in f64, rounded to the dtype; the
@@ -187,11 +199,21 @@ def ref_scan(op, x, dt, axis, reverse, inclusive):
             return out, out_dt, 1e-5, 1e-5
         extra = ULP[out_dt] if out_dt in ("float16", "bfloat16") else 0
         return out, out_dt, 2e-6 * max(n, 1) ** 0.5 + extra, 1e-6
+    # any-order summation / product bounds (module docstring)
+    eps = 2.0 ** -52 if out_dt == "float64" else 2.0 ** -23  # the accumulation type's
+    steps = max(n - 1, 0)
+    a = np.abs(w)
+    a = np.where(np.isfinite(a), a, 0)
+    line_abs = float(np.max(np.sum(a, axis=axis))) if a.size else 0.0
     if out_dt == "complex64":
         mag = np.abs(y)
         mag = float(np.max(np.where(np.isfinite(mag), mag, 0))) if mag.size else 0.0
-        return out, out_dt, 1e-6, 1e-6 * mag
-    return out, out_dt, ULP[out_dt], 0
+        order = steps * eps * line_abs if op == "cumsum" else 4 * steps * eps * mag
+        return out, out_dt, 1e-6, 1e-6 * mag + order
+    if op == "cumsum":
+        return out, out_dt, ULP[out_dt], steps * eps * line_abs
+    tiny = float(np.finfo(np.float64 if out_dt == "float64" else np.float32).tiny)
+    return out, out_dt, ULP[out_dt] + steps * eps, tiny
 
 
 def emit(op, base, dt, view, exp_, out_dt, rtol, atol, **params):

@@ -7,6 +7,8 @@
 
 #include "../cpu/copy.h"
 #include "cuda_backend.h"
+#include "cuda_convert.h"
+#include "cuda_index.h"
 #include "cuda_table.h"
 
 /* ---- elementwise ---- */
@@ -98,36 +100,62 @@ UNARY_KERNEL(gpu_expm1, CU_EXPM1)
 
 /* ---- copies and views ---- */
 
+/* Same-dtype strided copy of x (its own shape) into out's buffer, written
+ * with dst_strides: moves bits only, so one launcher serves every dtype the
+ * elementwise copy lacks (bool, int16, uint16, uint64, float64, complex64). */
+static mx_status byte_copy(mx_array out, mx_array x, const int64_t *dst_strides) {
+  return cuda_check(cu_ix_copy(mx_dtype_size(x->dtype), array_dptr(out), dst_strides,
+                               array_dptr(x), x->strides, x->shape, x->ndim, cuda_stream()),
+                    out->prim->name);
+}
+
 static mx_status gpu_astype(mx_array out, mx_array const *in, int nin, const void *params) {
-  if (!cu_elementwise_dtype_ok(in[0]->dtype) || !cu_elementwise_dtype_ok(out->dtype))
-    return cuda_fallback_cpu(out, in, nin, params);
-  mx_status st = array_alloc_donate(out, in, 1);
-  if (st < 0) return st;
-  return copy_into(out, in[0]);
+  mx_array x = in[0];
+  if (cu_elementwise_dtype_ok(x->dtype) && cu_elementwise_dtype_ok(out->dtype)) {
+    mx_status st = array_alloc_donate(out, in, 1);
+    if (st < 0) return st;
+    return copy_into(out, x);
+  }
+  (void)nin;
+  (void)params;
+  mx_status st = array_alloc(out);
+  if (st < 0 || out->size == 0) return st;
+  if (x->dtype == out->dtype) return byte_copy(out, x, out->strides);
+  return cuda_check(cu_convert(x->dtype, out->dtype, array_dptr(out), array_dptr(x), x->shape,
+                               x->strides, x->ndim, cuda_stream()),
+                    out->prim->name);
 }
 
 static mx_status gpu_contiguous(mx_array out, mx_array const *in, int nin, const void *params) {
+  (void)nin;
+  (void)params;
   mx_array x = in[0];
   if (x->row_contiguous) {
     array_set_view(out, x, x->strides, x->offset);
     return MX_OK;
   }
-  if (!cu_elementwise_dtype_ok(x->dtype)) return cuda_fallback_cpu(out, in, nin, params);
   mx_status st = array_alloc(out);
-  return st < 0 ? st : copy_into(out, x);
+  if (st < 0 || out->size == 0) return st;
+  if (!cu_elementwise_dtype_ok(x->dtype)) return byte_copy(out, x, out->strides);
+  return copy_into(out, x);
 }
 
 static mx_status gpu_reshape(mx_array out, mx_array const *in, int nin, const void *params) {
+  (void)nin;
+  (void)params;
   mx_array x = in[0];
   int64_t strides[MX_MAX_NDIM];
   if (out->size > 0 && reshape_view_strides(x, out->shape, out->ndim, strides)) {
     array_set_view(out, x, strides, x->offset);
     return MX_OK;
   }
-  if (!cu_elementwise_dtype_ok(x->dtype)) return cuda_fallback_cpu(out, in, nin, params);
   mx_status st = array_alloc(out);
   if (st < 0 || !out->size) return st;
   /* Copy x densely in its own shape, then read it as out's shape. */
+  if (!cu_elementwise_dtype_ok(x->dtype)) {
+    row_major_strides(x->shape, x->ndim, strides);
+    return byte_copy(out, x, strides);
+  }
   cu_layout L;
   memset(&L, 0, sizeof L);
   L.ndim = x->ndim;
