@@ -1,16 +1,26 @@
 /* bench_cuda_quant — the CUDA quantized kernels against the GPU's own
  * ceilings measured in the same run.
  *
- * Decode (M = 1): the kernels are timed directly through their launchers
- * (cu_qmv, cu_gguf_mv) with CUDA events over back-to-back launches, on
- * enough copies of the weights (>= 256 MB, rotated) that no launch finds
- * its matrix in the 50 MB L2. Effective GB/s = bytes of weights + scales +
- * biases (or GGUF blocks) per second, and % of the device-to-device copy
- * bandwidth (read + write) — the HBM roofline. The end-to-end time of one
- * mx_quantized_matmul evaluation (graph + launch + sync) is printed too.
- * Prefill (M = 512): mx_quantized_matmul (dequantize + cuBLAS) in TFLOP/s
- * and % of mx_matmul on the same shape in bf16 (cuBLAS) in the same run.
- * Without a usable GPU it says so. */
+ * Decode (M <= 8): the kernels are timed directly through their launchers
+ * (cu_qmv, cu_gguf_mv) on the decode shapes of Llama-3 8B and 1B, weights
+ * rotated through a 1 GiB pool so no launch finds its matrix in L2. Two
+ * timings per kernel: "stream" = back-to-back launches on a stream, CUDA
+ * events around them (includes the per-launch gap of the host submitting
+ * work), "graph" = the same launches replayed from a CUDA graph (the
+ * kernel's own time plus the GPU's minimal inter-kernel gap). Effective
+ * GB/s = bytes of weights + scales + biases (or GGUF blocks) per second;
+ * % of the device-to-device copy bandwidth (read + write, 1 GiB) measured
+ * in the same run — the HBM roofline. "read" = a streaming-read kernel over
+ * the same bytes: what any kernel of that size can reach. "layer" = one
+ * transformer layer's 7 projections (q, k, v, o, gate, up, down) run back to
+ * back: their bytes over their summed times.
+ * Before/after: "old" = the FMA kernels (cu_qmv_set_config(1, ...)), "tc"
+ * = the tensor-core kernels, "new" = the default choice between them.
+ * Prefill (M = 512): mx_quantized_matmul (dequantize + cuBLAS) in TFLOP/s,
+ * as % of mx_matmul on the same shape in bf16 (cuBLAS) in the same run and
+ * as % of the dense bf16 tensor-core peak of an H100/H200 SXM (989 TFLOP/s).
+ * With QBENCH_ONE=1 in the environment it launches each decode kernel
+ * once (for a profiler) and exits. Without a usable GPU it says so. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -29,130 +39,304 @@
 static const mx_device gpu = {MX_GPU, 0};
 
 #ifdef MLXC_HAVE_CUDA
-static uint64_t rng = 88172645463325252ull;
-static uint32_t rnd(void) {
-  rng ^= rng << 13;
-  rng ^= rng >> 7;
-  rng ^= rng << 17;
-  return (uint32_t)rng;
-}
+typedef struct shape {
+  const char *tag;
+  int64_t N, K;
+} shape;
 
-static void *dev_random(size_t bytes) {
-  uint8_t *h = malloc(bytes);
-  for (size_t i = 0; i < bytes; i += 4) {
-    uint32_t v = rnd();
-    memcpy(h + i, &v, bytes - i < 4 ? bytes - i : 4);
-  }
-  void *d = NULL;
-  cudaMalloc(&d, bytes);
-  cudaMemcpy(d, h, bytes, cudaMemcpyHostToDevice);
-  free(h);
-  return d;
-}
+static const shape shapes[10] = {
+    {"8B q/o", 4096, 4096},      {"8B k/v", 1024, 4096},    {"8B gate/up", 14336, 4096},
+    {"8B down", 4096, 14336},    {"8B lm_head", 128256, 4096}, {"1B q/o", 2048, 2048},
+    {"1B k/v", 512, 2048},       {"1B gate/up", 8192, 2048}, {"1B down", 2048, 8192},
+    {"1B lm_head", 128256, 2048}};
+/* One layer: q, k, v, o, gate, up, down (indices into shapes, +5 for 1B). */
+static const int layer[7] = {0, 1, 1, 0, 2, 2, 3};
 
-/* n 16-bit values (bf16 or f16 bits) of small random magnitude. */
-static void *dev_halfs(size_t n, bool bf16, float scale) {
-  uint16_t *h = malloc(n * 2);
-  for (size_t i = 0; i < n; i++) {
-    float v = scale * ((float)(rnd() % 2001) / 1000.0f - 1.0f);
-    h[i] = bf16 ? f32_to_bf16(v) : f32_to_f16(v);
-  }
-  void *d = NULL;
-  cudaMalloc(&d, n * 2);
-  cudaMemcpy(d, h, n * 2, cudaMemcpyHostToDevice);
-  free(h);
-  return d;
-}
-
-
-/* One decode kernel configuration over `ncopy` weight copies. */
-typedef struct gemv {
+typedef struct fmt {
+  const char *name;
   int kind; /* 0 affine, 1 gguf */
   int bits, gs, gtype;
-  int64_t N, K;
-  int ncopy;
-  void *w[64], *s[64], *b[64];
-  void *x, *y;
-  size_t wbytes, sbytes;
-} gemv;
+  mx_dtype t;
+} fmt;
 
-static int gemv_launch(gemv *g, int i) {
-  int c = i % g->ncopy;
-  if (g->kind == 0) {
+#define POOL ((size_t)1 << 30)
+static char *pool;
+static void *xbuf, *ybuf, *scratch;
+static cudaStream_t stream;
+static double copy_gbs;
+
+static size_t al256(size_t v) { return (v + 255) & ~(size_t)255; }
+
+static size_t wbytes(const fmt *f, const shape *s) {
+  if (f->kind) return (size_t)(s->N * (s->K / 32) * (f->gtype == 2 ? 18 : 34));
+  return (size_t)(s->N * s->K * f->bits / 8);
+}
+static size_t sbytes(const fmt *f, const shape *s) {
+  return f->kind ? 0 : (size_t)(s->N * (s->K / f->gs)) * 2;
+}
+static size_t total_bytes(const fmt *f, const shape *s) { return wbytes(f, s) + 2 * sbytes(f, s); }
+static size_t stride_of(const fmt *f, const shape *s) {
+  return al256(wbytes(f, s)) + 2 * al256(sbytes(f, s));
+}
+static int windows(const fmt *f, const shape *s) {
+  size_t n = POOL / stride_of(f, s);
+  return n < 1 ? 1 : n > 64 ? 64 : (int)n;
+}
+
+typedef struct job {
+  const fmt *f;
+  const shape *s;
+  int64_t M;
+  int mode; /* 0 kernel, 1 streaming read of the same bytes, 2 empty kernel, 3 layer */
+} job;
+
+static int job_launch(const job *j, int i) {
+  if (j->mode == 2) return cu_q_null_launch(stream);
+  if (j->mode == 3) { /* a whole layer: its 7 projections back to back */
+    int err = 0, m = j->s - shapes >= 5;
+    for (int l = 0; l < 7; l++) {
+      job p = {j->f, &shapes[layer[l] + 5 * m], j->M, 0};
+      err |= job_launch(&p, i);
+    }
+    return err;
+  }
+  char *base = pool + (size_t)(i % windows(j->f, j->s)) * stride_of(j->f, j->s);
+  if (j->mode == 1) return cu_q_read(base, (int64_t)total_bytes(j->f, j->s), scratch, stream);
+  if (j->f->kind == 0) {
     cu_qbatch bt;
     memset(&bt, 0, sizeof bt);
-    return cu_qmv(MX_BFLOAT16, g->bits, g->gs, g->x, g->w[c], g->s[c], g->b[c], g->y, 1, g->N,
-                  g->K, &bt, 1, NULL);
+    char *s = base + al256(wbytes(j->f, j->s)), *b = s + al256(sbytes(j->f, j->s));
+    return cu_qmv(j->f->t, j->f->bits, j->f->gs, xbuf, base, s, b, ybuf, j->M, j->s->N, j->s->K,
+                  &bt, 1, stream);
   }
-  return cu_gguf_mv(MX_BFLOAT16, g->gtype, g->x, g->w[c], g->y, 1, g->N, g->K,
-                    g->K / 32 * (g->gtype == 2 ? 18 : 34), NULL);
+  return cu_gguf_mv(j->f->t, j->f->gtype, xbuf, base, ybuf, j->M, j->s->N, j->s->K,
+                    j->s->K / 32 * (j->f->gtype == 2 ? 18 : 34), stream);
 }
 
-static void gemv_setup(gemv *g) {
-  size_t total = g->wbytes + 2 * g->sbytes;
-  int64_t nc = (int64_t)((((size_t)256 << 20) + total - 1) / total);
-  g->ncopy = (int)(nc < 2 ? 2 : nc > 64 ? 64 : nc);
-  for (int c = 0; c < g->ncopy; c++) {
-    g->w[c] = dev_random(g->wbytes);
-    if (g->kind == 0) {
-      g->s[c] = dev_halfs(g->sbytes / 2, true, 0.02f);
-      g->b[c] = dev_halfs(g->sbytes / 2, true, 0.1f);
-    } else if (g->gtype == 2 || g->gtype == 8) {
-      /* Valid f16 block scales: rewrite the first two bytes of each block. */
-      int bytes = g->gtype == 2 ? 18 : 34;
-      size_t nblk = g->wbytes / (size_t)bytes;
-      uint8_t *h = malloc(g->wbytes);
-      cudaMemcpy(h, g->w[c], g->wbytes, cudaMemcpyDeviceToHost);
-      for (size_t k = 0; k < nblk; k++) {
-        uint16_t d = f32_to_f16(0.01f);
-        h[k * bytes] = (uint8_t)d;
-        h[k * bytes + 1] = (uint8_t)(d >> 8);
-      }
-      cudaMemcpy(g->w[c], h, g->wbytes, cudaMemcpyHostToDevice);
-      free(h);
-    }
-  }
-  g->x = dev_halfs((size_t)g->K, true, 1.0f);
-  cudaMalloc(&g->y, (size_t)g->N * 2);
-}
-
-static void gemv_free(gemv *g) {
-  for (int c = 0; c < g->ncopy; c++) {
-    cudaFree(g->w[c]);
-    if (g->kind == 0) {
-      cudaFree(g->s[c]);
-      cudaFree(g->b[c]);
-    }
-  }
-  cudaFree(g->x);
-  cudaFree(g->y);
-}
-
-/* Seconds per launch: best of 5 runs of 200 back-to-back launches. */
-static double gemv_time(gemv *g) {
+/* Seconds per launch, best of 3 rounds of n launches; graph: replayed from
+ * a CUDA graph holding the n launches. */
+static double job_time(const job *j, int graph) {
+  const int n = 60;
   cudaEvent_t e0, e1;
   cudaEventCreate(&e0);
   cudaEventCreate(&e1);
-  for (int i = 0; i < 20; i++) gemv_launch(g, i);
+  cudaGraphExec_t ge = NULL;
+  int err = 0;
+  if (graph) {
+    cudaGraph_t g = NULL;
+    if (cudaStreamBeginCapture(stream, cudaStreamCaptureModeThreadLocal)) return -1;
+    for (int i = 0; i < n; i++) err |= job_launch(j, i);
+    if (cudaStreamEndCapture(stream, &g) || err || cudaGraphInstantiate(&ge, g, 0)) {
+      cudaGetLastError();
+      return -1;
+    }
+    cudaGraphDestroy(g);
+    cudaGraphLaunch(ge, stream);
+  } else {
+    for (int i = 0; i < 10; i++) err |= job_launch(j, i);
+  }
   double best = 1e30;
-  for (int r = 0; r < 5; r++) {
-    cudaEventRecord(e0, NULL);
-    int err = 0;
-    for (int i = 0; i < 200; i++) err |= gemv_launch(g, i);
-    cudaEventRecord(e1, NULL);
+  for (int r = 0; r < 3 && !err; r++) {
+    cudaEventRecord(e0, stream);
+    if (graph)
+      err |= cudaGraphLaunch(ge, stream);
+    else
+      for (int i = 0; i < n; i++) err |= job_launch(j, i);
+    cudaEventRecord(e1, stream);
     cudaEventSynchronize(e1);
     float ms = 0;
     cudaEventElapsedTime(&ms, e0, e1);
-    if (err) return -1;
-    if (ms / 200e3 < best) best = ms / 200e3;
+    if (ms / (n * 1e3) < best) best = ms / (n * 1e3);
   }
+  if (ge) cudaGraphExecDestroy(ge);
   cudaEventDestroy(e0);
   cudaEventDestroy(e1);
+  if (cudaStreamSynchronize(stream) || err) {
+    cudaGetLastError();
+    return -1;
+  }
   return best;
+}
+
+static double pct(double bytes, double t) { return t > 0 ? 100.0 * bytes / t / 1e9 / copy_gbs : 0; }
+
+static void pool_fill(void) {
+  size_t chunk = (size_t)64 << 20;
+  uint16_t *h = malloc(chunk);
+  uint64_t r = 88172645463325252ull;
+  for (size_t i = 0; i < chunk / 2; i++) {
+    r ^= r << 13;
+    r ^= r >> 7;
+    r ^= r << 17;
+    /* Finite bf16 / f16 values (0.008..0.016 / 1..2): valid scales. */
+    h[i] = (uint16_t)(0x3C00 | (r & 0x3FF));
+  }
+  for (size_t o = 0; o < POOL; o += chunk) cudaMemcpy(pool + o, h, chunk, cudaMemcpyHostToDevice);
+  free(h);
+  uint16_t *hx = malloc((size_t)8 * 131072 * 2);
+  for (size_t i = 0; i < (size_t)8 * 131072; i++) {
+    r ^= r << 13;
+    r ^= r >> 7;
+    r ^= r << 17;
+    hx[i] = f32_to_bf16((float)(r % 2001) / 1000.0f - 1.0f);
+  }
+  cudaMemcpy(xbuf, hx, (size_t)8 * 131072 * 2, cudaMemcpyHostToDevice);
+  free(hx);
+}
+
+/* 1: the FMA kernels, 2: the tensor-core ones, 0: automatic choice. */
+static void set_kernel(int k) { cu_qmv_set_config(k, 0, 0, 0); }
+
+/* Old vs new, stream and graph timings, on all shapes and a layer sum. */
+static void compare(const fmt *f, int64_t M, int with_stream, int with_read) {
+  printf("\n%s, M = %lld (us, %% of copy; L2-cold weights):\n", f->name, (long long)M);
+  double lt[4][2] = {{0}}, lbytes[2] = {0};
+  double tt[10][5];
+  for (int si = 0; si < 10; si++) {
+    job j = {f, &shapes[si], M, 0};
+    double bytes = (double)total_bytes(f, &shapes[si]);
+    set_kernel(1);
+    double os = with_stream ? job_time(&j, 0) : 0, og = job_time(&j, 1);
+    set_kernel(2);
+    double ng = job_time(&j, 1);
+    set_kernel(0);
+    double ns = with_stream ? job_time(&j, 0) : 0, ag = job_time(&j, 1);
+    job jr = {f, &shapes[si], M, 1};
+    double rg = with_read ? job_time(&jr, 1) : 0;
+    double v[5] = {os, og, ns, ag, rg};
+    memcpy(tt[si], v, sizeof v);
+    printf("  %-10s N %6lld K %5lld %6.1f MB |", shapes[si].tag, (long long)shapes[si].N,
+           (long long)shapes[si].K, bytes / 1e6);
+    if (with_stream) printf(" old str %6.1f %4.1f%%", os * 1e6, pct(bytes, os));
+    printf(" old gr %6.1f %4.1f%% |", og * 1e6, pct(bytes, og));
+    printf(" tc gr %6.1f %4.1f%% |", ng * 1e6, pct(bytes, ng));
+    if (with_stream) printf(" new str %6.1f %4.1f%%", ns * 1e6, pct(bytes, ns));
+    printf(" new gr %6.1f %4.1f%% (%5.0f GB/s)", ag * 1e6, pct(bytes, ag),
+           ag > 0 ? bytes / ag / 1e9 : 0);
+    if (with_read) printf(" | read %6.1f %4.1f%%", rg * 1e6, pct(bytes, rg));
+    printf("\n");
+  }
+  for (int m = 0; m < 2; m++)
+    for (int l = 0; l < 7; l++) {
+      int si = layer[l] + 5 * m;
+      lbytes[m] += (double)total_bytes(f, &shapes[si]);
+      for (int k = 0; k < 4; k++) lt[k][m] += tt[si][k == 0 ? 0 : k == 1 ? 1 : k == 2 ? 2 : 3];
+    }
+  for (int m = 0; m < 2; m++) {
+    printf("  %s layer (7 projections, %.1f MB): layer GB/s", m ? "1B" : "8B", lbytes[m] / 1e6);
+    if (with_stream)
+      printf(" old str %.0f (%.1f%%)", lbytes[m] / lt[0][m] / 1e9, pct(lbytes[m], lt[0][m]));
+    printf(" old gr %.0f (%.1f%%)", lbytes[m] / lt[1][m] / 1e9, pct(lbytes[m], lt[1][m]));
+    if (with_stream)
+      printf(" new str %.0f (%.1f%%)", lbytes[m] / lt[2][m] / 1e9, pct(lbytes[m], lt[2][m]));
+    printf(" new gr %.0f (%.1f%%)\n", lbytes[m] / lt[3][m] / 1e9, pct(lbytes[m], lt[3][m]));
+  }
+}
+
+/* A layer's 7 projections launched back to back, as a decode step does:
+ * old, new (automatic choice), tensor-core, tensor-core with programmatic
+ * dependent launch. */
+static void layer_seq(const fmt *f, int64_t M) {
+  printf("\n%s, M = %lld, one layer's 7 projections back to back (us per layer, layer GB/s, %% "
+         "of copy):\n", f->name, (long long)M);
+  for (int m = 0; m < 2; m++) {
+    double bytes = 0;
+    for (int l = 0; l < 7; l++) bytes += (double)total_bytes(f, &shapes[layer[l] + 5 * m]);
+    job j = {f, &shapes[5 * m], M, 3};
+    printf("  %s layer %.1f MB:", m ? "1B" : "8B", bytes / 1e6);
+    for (int v = 0; v < 4; v++) {
+      set_kernel(v == 0 ? 1 : v == 1 ? 0 : 2);
+      cu_qmv_set_pdl(v == 3);
+      double ts = job_time(&j, 0), tg = job_time(&j, 1);
+      printf(" | %s str %.1f us %.0f GB/s %.1f%%, gr %.1f us %.0f GB/s %.1f%%",
+             v == 0 ? "old" : v == 1 ? "new" : v == 2 ? "tc" : "tc+pdl", ts * 1e6, bytes / ts / 1e9,
+             pct(bytes, ts), tg * 1e6, bytes / tg / 1e9, pct(bytes, tg));
+    }
+    printf("\n");
+    cu_qmv_set_pdl(0);
+    set_kernel(0);
+  }
+}
+
+/* The tensor-core kernel's knobs on every shape (graph timing). */
+static void sweep(const fmt *f) {
+  printf("\nknob sweep, %s, M = 1, graph timing, %% of copy for ks = 1 2 4 8 16 | auto:\n",
+         f->name);
+  for (int si = 0; si < 10; si++) {
+    job j = {f, &shapes[si], 1, 0};
+    double bytes = (double)total_bytes(f, &shapes[si]);
+    /* (bpr, mt) = (32, 1), (64, 1), (32, 2): the kernels that exist. */
+    for (int v = 0; v < 3; v++) {
+      int bpr = v == 1 ? 64 : 32, mt = v == 2 ? 2 : 1;
+      printf("  %-10s mt %d bpr %d:", shapes[si].tag, mt, bpr);
+      for (int ks = 1; ks <= 16; ks *= 2) {
+        cu_qmv_set_config(2, ks, bpr, mt);
+        printf(" %5.1f", pct(bytes, job_time(&j, 1)));
+      }
+      cu_qmv_set_config(2, 0, bpr, mt);
+      printf(" | %5.1f\n", pct(bytes, job_time(&j, 1)));
+    }
+  }
+  set_kernel(0);
+}
+
+static void decode_bench(void) {
+  struct cudaDeviceProp prop;
+  cudaGetDeviceProperties(&prop, 0);
+  printf("device: %s, %d SMs, %.0f MB L2\n", prop.name, prop.multiProcessorCount,
+         prop.l2CacheSize / 1e6);
+  copy_gbs = cuda_copy_gbs();
+  printf("device-to-device copy: %.0f GB/s (read + write) — the roofline below\n", copy_gbs);
+  if (cudaMalloc((void **)&pool, POOL) || cudaMalloc(&xbuf, (size_t)8 * 131072 * 2) ||
+      cudaMalloc(&ybuf, (size_t)8 * 131072 * 4) || cudaMalloc(&scratch, 65536) ||
+      cudaStreamCreateWithFlags(&stream, cudaStreamNonBlocking)) {
+    printf("cannot allocate the weight pool\n");
+    return;
+  }
+  pool_fill();
+  const fmt q4 = {"affine 4-bit g64 bf16", 0, 4, 64, 0, MX_BFLOAT16};
+  job jn = {&q4, &shapes[0], 1, 2};
+  printf("empty kernel: %.2f us per launch back to back on a stream, %.2f us from a graph\n",
+         job_time(&jn, 0) * 1e6, job_time(&jn, 1) * 1e6);
+  if (getenv("QBENCH_ONE")) {
+    for (int k = 1; k <= 2; k++) {
+      set_kernel(k);
+      for (int si = 0; si < 4; si++) {
+        job j = {&q4, &shapes[si], 1, 0};
+        job_launch(&j, 0);
+      }
+    }
+    cudaStreamSynchronize(stream);
+    return;
+  }
+  compare(&q4, 1, 1, 1);
+  layer_seq(&q4, 1);
+  sweep(&q4);
+  const fmt others[] = {
+      {"affine 4-bit g32 bf16", 0, 4, 32, 0, MX_BFLOAT16},
+      {"affine 4-bit g128 bf16", 0, 4, 128, 0, MX_BFLOAT16},
+      {"affine 4-bit g64 f16", 0, 4, 64, 0, MX_FLOAT16},
+      {"affine 8-bit g64 bf16", 0, 8, 64, 0, MX_BFLOAT16},
+      {"affine 8-bit g32 f16", 0, 8, 32, 0, MX_FLOAT16},
+      {"affine 8-bit g128 bf16", 0, 8, 128, 0, MX_BFLOAT16},
+      {"gguf q4_0 bf16", 1, 0, 32, 2, MX_BFLOAT16},
+      {"gguf q8_0 bf16", 1, 0, 32, 8, MX_BFLOAT16},
+  };
+  for (size_t k = 0; k < sizeof others / sizeof *others; k++) compare(&others[k], 1, 0, 0);
+  layer_seq(&others[3], 1); /* 8-bit */
+  layer_seq(&others[6], 1); /* Q4_0 */
+  const int64_t Ms[3] = {2, 4, 8};
+  for (int k = 0; k < 3; k++) compare(&q4, Ms[k], 0, 0);
+  set_kernel(0);
+  cudaFree(pool);
+  cudaFree(xbuf);
+  cudaFree(ybuf);
+  cudaFree(scratch);
+  cudaStreamDestroy(stream);
 }
 #endif
 
-/* ---- end-to-end through the library ---- */
+/* ---- end to end through the library ---- */
 
 typedef struct mm_ctx {
   mx_array x, w, s, b, wd;
@@ -223,61 +407,22 @@ int main(void) {
     return 0;
   }
   mx_set_default_device(gpu);
-  const int64_t shapes[3][2] = {{4096, 4096}, {14336, 4096}, {4096, 14336}};
 #ifdef MLXC_HAVE_CUDA
-  double copy = cuda_copy_gbs();
-  printf("device-to-device copy: %.0f GB/s (read + write) — the roofline below\n", copy);
-  printf("\ndecode GEMV, M = 1, bf16 x, kernel time (CUDA events, L2-cold weights):\n");
-  for (int si = 0; si < 3; si++) {
-    int64_t N = shapes[si][0], K = shapes[si][1];
-    for (int v = 0; v < 3; v++) {
-      gemv g;
-      memset(&g, 0, sizeof g);
-      g.N = N;
-      g.K = K;
-      const char *name;
-      if (v < 2) {
-        g.kind = 0;
-        g.bits = v ? 8 : 4;
-        g.gs = 64;
-        g.wbytes = (size_t)(N * K * g.bits / 8);
-        g.sbytes = (size_t)(N * K / 64) * 2;
-        name = v ? "affine 8-bit g64 bf16" : "affine 4-bit g64 bf16";
-      } else {
-        g.kind = 1;
-        g.gtype = 2;
-        g.wbytes = (size_t)(N * K / 32 * 18);
-        name = "gguf q4_0           ";
-      }
-      gemv_setup(&g);
-      double bytes = (double)g.wbytes + 2.0 * (double)g.sbytes;
-      for (int nw = 0; nw <= 8; nw = nw ? nw * 2 : 1) {
-        cu_qmv_set_warps(nw);
-        double t = gemv_time(&g);
-        if (t <= 0) {
-          printf("  %s N %5lld K %5lld: launch failed\n", name, (long long)N, (long long)K);
-          break;
-        }
-        double gbs = bytes / t / 1e9;
-        printf("  %s N %5lld K %5lld warps %s%d: %7.1f us  %6.0f GB/s  %5.1f%% of copy\n", name,
-               (long long)N, (long long)K, nw ? "" : "auto=", nw, t * 1e6, gbs,
-               copy > 0 ? 100.0 * gbs / copy : 0.0);
-      }
-      cu_qmv_set_warps(0);
-      gemv_free(&g);
-    }
-  }
+  decode_bench();
+  if (getenv("QBENCH_ONE")) return 0;
 #endif
+  const int64_t e2e[3][2] = {{4096, 4096}, {14336, 4096}, {4096, 14336}};
   printf("\nend to end (mx_quantized_matmul + eval + sync), 4-bit g64 bf16:\n");
   for (int si = 0; si < 3; si++) {
-    int64_t N = shapes[si][0], K = shapes[si][1];
+    int64_t N = e2e[si][0], K = e2e[si][1];
     mm_ctx c;
     make_q(&c, 1, N, K, 4, 64);
     double t = time_best(run_qmm, &c, 50);
     printf("  M 1 N %5lld K %5lld: %7.1f us\n", (long long)N, (long long)K, t * 1e6);
     free_q(&c);
   }
-  printf("\nprefill M = 512, bf16 x (dequantize + cuBLAS) vs bf16 cuBLAS GEMM of the shape:\n");
+  printf("\nprefill M = 512, bf16 x (dequantize + cuBLAS) vs bf16 cuBLAS GEMM of the shape and "
+         "the 989 TFLOP/s dense bf16 peak (H100/H200 SXM):\n");
   const int64_t pre[2][2] = {{4096, 4096}, {4096, 14336}};
   for (int si = 0; si < 2; si++) {
     int64_t N = pre[si][0], K = pre[si][1], M = 512;
@@ -287,9 +432,9 @@ int main(void) {
       double tq = time_best(run_qmm, &c, 10), tm = time_best(run_mm, &c, 10);
       double fl = 2.0 * (double)M * (double)N * (double)K;
       printf("  %d-bit g64 N %5lld K %5lld: %6.1f TFLOP/s (%.0f us) = %5.1f%% of bf16 GEMM "
-             "(%.1f TFLOP/s)\n",
+             "(%.1f TFLOP/s = %.1f%% of peak), %.1f%% of peak\n",
              bits, (long long)N, (long long)K, fl / tq / 1e12, tq * 1e6, 100.0 * tm / tq,
-             fl / tm / 1e12);
+             fl / tm / 1e12, 100.0 * fl / tm / 989e12, 100.0 * fl / tq / 989e12);
       free_q(&c);
     }
   }

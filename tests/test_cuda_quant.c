@@ -9,7 +9,11 @@
  *     so it is exact f32 math and a fair reference);
  *   - decode (GPU fused kernel, f32 accumulation, M <= 8, x @ W^T):
  *     a = 1e-6 * sqrt(K): only the summation order differs (f32 eps 6e-8,
- *     random-walk growth sqrt(K), 16x margin);
+ *     random-walk growth sqrt(K), 16x margin). The tensor-core kernel
+ *     (f16/bf16 x) feeds exact small integers q and x to mma.sync with f32
+ *     accumulation: products are exact, so it is again only summation
+ *     order; every kernel variant (K split, tiles per warp, step size, the
+ *     FMA kernel) is checked against the same bound;
  *   - the dequantize + cuBLAS path (M > 8 or x @ W): f32 outputs as above
  *     (plain f32 GEMM, no TF32); f16/bf16 outputs also round W to the
  *     output type before the GEMM (MLX's GPU does the same): each w gains
@@ -191,6 +195,36 @@ static void qmm_case(const qcase *c, uint64_t seed) {
   mx_array_free(S);
 }
 
+/* The decode kernel's variants (quant.cu's cu_qmv_set_config; weak: absent
+ * in builds without CUDA, where this test skips anyway). */
+extern void cu_qmv_set_config(int kernel, int ks, int bpr, int mt) __attribute__((weak));
+
+static void variant_cases(uint64_t *seed) {
+  static const int cfg[6][4] = {{2, 0, 0, 0},  {2, 1, 32, 1}, {2, 16, 64, 1},
+                                {2, 3, 32, 2}, {2, 2, 64, 2}, {1, 0, 0, 0}};
+  /* Group counts chosen so that each step size (U = 32 or 64 bytes per
+   * lane, or 1 group when neither divides) is taken; N not a multiple of
+   * 16 or 32 (tail tiles); M up to 8. */
+  const qcase cs[] = {
+      {4, 64, MX_BFLOAT16, MX_BFLOAT16, 1, 100, 64 * 24, true, 0, 0, false, false},
+      {4, 32, MX_FLOAT16, MX_FLOAT16, 5, 77, 32 * 48, true, 0, 0, false, false},
+      {8, 128, MX_BFLOAT16, MX_BFLOAT16, 8, 40, 128 * 6, true, 0, 0, false, false},
+      {8, 64, MX_FLOAT16, MX_FLOAT16, 2, 50, 64 * 12, true, 0, 0, false, false},
+      {4, 128, MX_BFLOAT16, MX_BFLOAT16, 3, 33, 128 * 10, true, 0, 0, false, false},
+      {8, 32, MX_BFLOAT16, MX_BFLOAT16, 1, 17, 32 * 7, true, 0, 0, false, false},
+      {4, 64, MX_FLOAT16, MX_FLOAT16, 4, 45, 64 * 5, true, 2, 2, false, false}, /* batched */
+  };
+  if (!cu_qmv_set_config) {
+    printf("test_cuda_quant: decode kernel variants not reachable (no cu_qmv_set_config)\n");
+    return;
+  }
+  for (int k = 0; k < 6; k++) {
+    cu_qmv_set_config(cfg[k][0], cfg[k][1], cfg[k][2], cfg[k][3]);
+    for (size_t i = 0; i < sizeof cs / sizeof *cs; i++) qmm_case(&cs[i], (*seed)++);
+  }
+  cu_qmv_set_config(0, 0, 0, 0);
+}
+
 /* dequantize on the GPU equals the CPU bit for bit. */
 static void deq_case(int bits, int gs, mx_dtype sdt, mx_dtype ot, uint64_t seed) {
   int64_t ws[2] = {37, 4 * gs};
@@ -349,6 +383,7 @@ int main(void) {
     };
     for (size_t i = 0; i < sizeof cs / sizeof *cs; i++) qmm_case(&cs[i], seed++);
   }
+  variant_cases(&seed);
   /* dequantize: bit-exact for every bits / group size / dtype pair. */
   const int allbits[6] = {2, 3, 4, 5, 6, 8};
   for (int bi = 0; bi < 6; bi++)
@@ -362,6 +397,18 @@ int main(void) {
   gguf_case(8, MX_FLOAT32, 3, 33, 96, seed++);
   gguf_case(2, MX_BFLOAT16, 1, 4096, 4096, seed++);
   gguf_case(8, MX_FLOAT16, 4, 1025, 2048, seed++);
+  if (cu_qmv_set_config) { /* the tensor-core GGUF kernel, on request only */
+    cu_qmv_set_config(2, 0, 0, 0);
+    for (int ti = 0; ti < 2; ti++)
+      for (int xi = 1; xi < 3; xi++)
+        for (int mi = 0; mi < 3; mi++) gguf_case(ti ? 8 : 2, fts[xi], Ms[mi], 33, 256, seed++);
+    gguf_case(2, MX_BFLOAT16, 1, 4096, 4096, seed++);
+    gguf_case(8, MX_FLOAT16, 4, 1025, 2048, seed++);
+    cu_qmv_set_config(2, 3, 0, 0);
+    gguf_case(2, MX_FLOAT16, 7, 100, 64 * 9, seed++);
+    gguf_case(8, MX_BFLOAT16, 2, 100, 64 * 9, seed++);
+    cu_qmv_set_config(0, 0, 0, 0);
+  }
   printf("test_cuda_quant: %d product cases, fallbacks so far %lld\n", n_cases,
          (long long)gpu_fallback_count());
   return check_summary();

@@ -178,6 +178,27 @@ static void test_all(void) {
         }
 }
 
+/* One activation row (the plain decode kernel, q1_rows in qmm_simd.c):
+ * every width and group size with an odd N (the last weight row runs on
+ * its own), K from one partial chunk to several groups, and one longer
+ * K per width so the in-place loop runs many groups. */
+static void test_rows1(void) {
+  const int bits_list[] = {2, 3, 4, 5, 6, 8};
+  const struct { int64_t K; int gs; } kg[] = {{96, 32}, {320, 64}, {384, 128}, {1088, 64}, {2048, 128}};
+  const mx_dtype wts[] = {MX_FLOAT32, MX_FLOAT16, MX_BFLOAT16};
+  int ci = 0;
+  for (int bi = 0; bi < 6; bi++)
+    for (int ki = 0; ki < 5; ki++, ci++) {
+      double rel = 0;
+      mx_dtype wt = wts[ci % 3];
+      double worst = run_case(1, 37, kg[ki].K, bits_list[bi], kg[ki].gs, wt, MX_FLOAT32, "avx2", &rel);
+      char msg[200];
+      snprintf(msg, sizeof msg, "rows 1 bits %d K %lld gs %d N 37 wdtype %s: err/bound %.3g",
+               bits_list[bi], (long long)kg[ki].K, kg[ki].gs, mx_dtype_name(wt), worst);
+      CHECK_MSG(worst <= 1.0, msg);
+    }
+}
+
 /* Half activations (f16 / bf16 output): one extra rounding of the output. */
 static void test_half_x(void) {
   const mx_dtype ts[] = {MX_FLOAT16, MX_BFLOAT16};
@@ -212,6 +233,7 @@ static void test_bound_is_tight(void) {
 
 int main(void) {
   test_all();
+  test_rows1();
   test_half_x();
   test_bound_is_tight();
   return check_summary();

@@ -53,6 +53,14 @@ mx_array mx_fast_scaled_dot_product_attention(mx_array q, mx_array k, mx_array v
                                               mx_sdpa_mask mask_mode, mx_array mask,
                                               mx_array sinks);
 
+/* silu(a) * b = a * sigmoid(a) * b (SwiGLU's activation) as one node. An
+ * mlxc extension: MLX has no such op (mlx-lm writes nn.silu(gate) * up).
+ * The result equals mx_multiply(mx_multiply(a, mx_sigmoid(a)), b) bit for
+ * bit, f16/bf16 rounded after each of the three steps as that chain does;
+ * inputs of other dtypes or of different shapes (broadcasting) or dtypes
+ * are computed by that chain, with its promotion rules and errors. */
+mx_array mx_fast_silu_mul(mx_array a, mx_array b);
+
 #ifdef __cplusplus
 }
 #endif

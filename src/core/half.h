@@ -2,7 +2,8 @@
  *
  * Round-to-nearest-even as IEEE and MLX; NaN stays NaN (quiet). These are the
  * reference paths; SIMD kernels convert with F16C / AVX-512 instructions that
- * give the same bits.
+ * give the same bits. CUDA code includes it too (MX_HALF_FN makes each
+ * function a host + device one), so both backends round the same way.
  */
 #ifndef MLXC_HALF_H
 #define MLXC_HALF_H
@@ -10,27 +11,33 @@
 #include <stdint.h>
 #include <string.h>
 
-static inline float f32_from_bits(uint32_t u) {
+#ifdef __CUDACC__
+#define MX_HALF_FN static inline __host__ __device__
+#else
+#define MX_HALF_FN static inline
+#endif
+
+MX_HALF_FN float f32_from_bits(uint32_t u) {
   float f;
   memcpy(&f, &u, 4);
   return f;
 }
-static inline uint32_t f32_bits(float f) {
+MX_HALF_FN uint32_t f32_bits(float f) {
   uint32_t u;
   memcpy(&u, &f, 4);
   return u;
 }
 
-static inline float bf16_to_f32(uint16_t h) { return f32_from_bits((uint32_t)h << 16); }
+MX_HALF_FN float bf16_to_f32(uint16_t h) { return f32_from_bits((uint32_t)h << 16); }
 
-static inline uint16_t f32_to_bf16(float f) {
+MX_HALF_FN uint16_t f32_to_bf16(float f) {
   uint32_t u = f32_bits(f);
   if ((u & 0x7fffffffu) > 0x7f800000u) return (uint16_t)((u >> 16) | 0x40); /* quiet NaN */
   u += 0x7fffu + ((u >> 16) & 1u);
   return (uint16_t)(u >> 16);
 }
 
-static inline float f16_to_f32(uint16_t h) {
+MX_HALF_FN float f16_to_f32(uint16_t h) {
   uint32_t sign = (uint32_t)(h & 0x8000u) << 16;
   uint32_t exp = (h >> 10) & 0x1fu, man = h & 0x3ffu;
   uint32_t u;
@@ -53,7 +60,7 @@ static inline float f16_to_f32(uint16_t h) {
   return f32_from_bits(u);
 }
 
-static inline uint16_t f32_to_f16(float f) {
+MX_HALF_FN uint16_t f32_to_f16(float f) {
   uint32_t u = f32_bits(f);
   uint32_t sign = (u >> 16) & 0x8000u;
   uint32_t a = u & 0x7fffffffu;

@@ -2,8 +2,12 @@
  * come in: dense (f32/f16/bf16), MLX-quantized (affine or fp modes, packed
  * uint32 + scales [+ biases]) and GGUF blocks. A tied output head is the
  * embedding's weight used as a linear layer (mlx's Embedding.as_linear). */
+#include <stddef.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
+#include <unistd.h>
 
 #include "../core/core.h"
 #include "lm_internal.h"
@@ -225,4 +229,136 @@ mx_dtype lm_linear_dtype(const lm_linear *l) {
   case LM_LINEAR_GGUF: break;
   }
   return MX_FLOAT32;
+}
+
+/* ------------------------------------------------------------ fusion */
+
+/* Whether the parts can be one matrix: one weight form, one dtype per
+ * tensor, one quantization, one input size, biases on all or none. */
+static bool fusable(const lm_linear *p, int n) {
+  const lm_linear *a = &p[0];
+  if (!a->w || mx_array_ndim(a->w) != 2) return false;
+  for (int i = 0; i < n; i++) {
+    const lm_linear *b = &p[i];
+    if (!b->w || b->kind != a->kind || b->in != a->in || mx_array_ndim(b->w) != 2 ||
+        mx_array_dtype(b->w) != mx_array_dtype(a->w) ||
+        mx_array_dim(b->w, 1) != mx_array_dim(a->w, 1) || !b->bias != !a->bias ||
+        (b->bias && (mx_array_ndim(b->bias) != 1 ||
+                     mx_array_dtype(b->bias) != mx_array_dtype(a->bias))))
+      return false;
+    switch (a->kind) {
+    case LM_LINEAR_DENSE: break;
+    case LM_LINEAR_AFFINE:
+      if (b->mode != a->mode || b->bits != a->bits || b->group_size != a->group_size ||
+          !b->scales || mx_array_dtype(b->scales) != mx_array_dtype(a->scales) ||
+          mx_array_ndim(b->scales) != 2 || mx_array_dim(b->scales, 1) != mx_array_dim(a->scales, 1) ||
+          !b->biases != !a->biases ||
+          (b->biases && (mx_array_dtype(b->biases) != mx_array_dtype(a->biases) ||
+                         mx_array_ndim(b->biases) != 2 ||
+                         mx_array_dim(b->biases, 1) != mx_array_dim(a->biases, 1))))
+        return false;
+      break;
+    case LM_LINEAR_GGUF:
+      if (b->gtype != a->gtype) return false;
+      break;
+    }
+  }
+  return true;
+}
+
+/* The row-wise concatenation of one field of the parts, evaluated. */
+static mx_array concat_rows(const lm_linear *p, int n, size_t field) {
+  mx_array parts[8];
+  for (int i = 0; i < n; i++) parts[i] = *(const mx_array *)((const char *)&p[i] + field);
+  mx_array r = mx_concatenate(parts, (size_t)n, 0);
+  if (r && mx_eval1(r)) {
+    mx_array_free(r);
+    r = NULL;
+  }
+  return lm_own(r);
+}
+
+bool lm_fuse_enabled(void) {
+  static int on = -1;
+  if (on < 0) {
+    const char *e = getenv("MLXC_FUSE");
+    on = !(e && strcmp(e, "0") == 0);
+  }
+  return on;
+}
+
+/* A part's bytes in a mapped weight file were read once, for the copy, and
+ * will not be read again: hand their pages back so that the model's
+ * footprint stays what it was (the copy replaces them) instead of growing
+ * by the fused share. Paging out keeps the contents (memory that cannot be
+ * paged out simply stays), so this is safe on any borrowed buffer. */
+static void page_out(mx_array a) {
+  if (!a || !a->buf || !a->buf->borrowed || !a->buf->ptr) return;
+  uintptr_t pg = (uintptr_t)sysconf(_SC_PAGESIZE);
+  uintptr_t lo = (uintptr_t)array_ptr(a);
+  uintptr_t hi = lo + (uintptr_t)a->size * mx_dtype_size(a->dtype);
+  lo = (lo + pg - 1) & ~(pg - 1); /* whole pages only: the edges may hold neighbours */
+  hi &= ~(pg - 1);
+#ifdef MADV_PAGEOUT
+  if (hi > lo) (void)madvise((void *)lo, hi - lo, MADV_PAGEOUT);
+#endif
+}
+
+/* Rows [r0, r1) of a fused field, evaluated now: a view of its buffer. */
+static mx_array rows_view(mx_array a, int64_t r0, int64_t r1) {
+  if (!a) return NULL;
+  int64_t start[1] = {r0}, stop[1] = {r1};
+  mx_array v = mx_slice(a, start, stop, NULL, 1);
+  if (v && mx_eval1(v)) {
+    mx_array_free(v);
+    v = NULL;
+  }
+  return lm_own(v);
+}
+
+mx_status lm_linear_fuse(lm_linear *dst, lm_linear *parts, int n) {
+  memset(dst, 0, sizeof *dst);
+  if (n < 2 || n > 8 || !lm_fuse_enabled() || !fusable(parts, n)) return MX_OK;
+  lm_linear f = parts[0];
+  f.w = f.scales = f.biases = f.bias = NULL;
+  f.out = 0;
+  for (int i = 0; i < n; i++) f.out += parts[i].out;
+  /* One field at a time, each evaluated before the next: the load never
+   * holds more than one layer's extra copy. */
+  bool ok = (f.w = concat_rows(parts, n, offsetof(lm_linear, w))) != NULL;
+  if (ok && parts[0].scales) ok = (f.scales = concat_rows(parts, n, offsetof(lm_linear, scales)));
+  if (ok && parts[0].biases) ok = (f.biases = concat_rows(parts, n, offsetof(lm_linear, biases)));
+  if (ok && parts[0].bias) ok = (f.bias = concat_rows(parts, n, offsetof(lm_linear, bias)));
+  /* The parts become views of their rows of the fused storage. */
+  lm_linear views[8];
+  int64_t r0 = 0;
+  for (int i = 0; i < n; i++) {
+    views[i] = parts[i];
+    views[i].w = views[i].scales = views[i].biases = views[i].bias = NULL;
+  }
+  for (int i = 0; ok && i < n; i++) {
+    int64_t r1 = r0 + parts[i].out;
+    lm_linear *v = &views[i];
+    ok = (v->w = rows_view(f.w, r0, r1)) != NULL;
+    if (ok && f.scales) ok = (v->scales = rows_view(f.scales, r0, r1)) != NULL;
+    if (ok && f.biases) ok = (v->biases = rows_view(f.biases, r0, r1)) != NULL;
+    if (ok && f.bias) ok = (v->bias = rows_view(f.bias, r0, r1)) != NULL;
+    r0 = r1;
+  }
+  if (!ok) {
+    mx_status st = mx_last_error_code();
+    lm_linear_free(&f);
+    for (int i = 0; i < n; i++) lm_linear_free(&views[i]);
+    return st ? st : MX_ERR_INTERNAL;
+  }
+  for (int i = 0; i < n; i++) {
+    page_out(parts[i].w);
+    page_out(parts[i].scales);
+    page_out(parts[i].biases);
+    page_out(parts[i].bias);
+    lm_linear_free(&parts[i]);
+    parts[i] = views[i];
+  }
+  *dst = f;
+  return MX_OK;
 }

@@ -24,7 +24,7 @@ ok test $rc -eq 0
 ok grep -q '^bf16  BF16  (2, 3)  12$' "$tmp/out"
 ok grep -q '^scalar  F32  ()  4$' "$tmp/out"
 ok grep -q 'format = "pt"' "$tmp/out"
-/usr/bin/python3 -c "import numpy as np; np.savez(\"$tmp/a.npz\", w=np.zeros((2,3), np.float32))"
+"${MLXC_PYTHON:-/usr/bin/python3}" -c "import numpy as np; np.savez(\"$tmp/a.npz\", w=np.zeros((2,3), np.float32))"
 "$mlxc" inspect "$tmp/a.npz" >"$tmp/out" 2>"$tmp/err"; rc=$?
 ok test $rc -eq 0
 ok grep -q "^w  float32  (2, 3)  24$" "$tmp/out"

@@ -9,6 +9,7 @@
 #include <stdint.h>
 #include <string.h>
 
+#include "../../core/half.h"
 #include "cuda_convert.h"
 
 namespace {
@@ -20,59 +21,9 @@ struct CvDesc {
   int64_t strides[MX_MAX_NDIM];
 };
 
-__device__ __forceinline__ uint16_t f32_to_f16_bits(float f) {
-  uint32_t u = __float_as_uint(f);
-  uint32_t sign = (u >> 16) & 0x8000u;
-  uint32_t a = u & 0x7fffffffu;
-  if (a > 0x7f800000u) return (uint16_t)(sign | 0x7e00u | ((a >> 13) & 0x3ffu));
-  if (a >= 0x477ff000u) return (uint16_t)(sign | 0x7c00u);
-  if (a < 0x38800000u) {
-    if (a < 0x33000000u) return (uint16_t)sign;
-    uint32_t e = a >> 23, m = (a & 0x7fffffu) | 0x800000u;
-    uint32_t shift = 126 - e;
-    uint32_t r = m >> shift, rem = m & ((1u << shift) - 1), half = 1u << (shift - 1);
-    if (rem > half || (rem == half && (r & 1u))) r++;
-    return (uint16_t)(sign | r);
-  }
-  uint32_t r = a - 0x38000000u;
-  uint32_t lsb = (r >> 13) & 1u;
-  r += 0xfffu + lsb;
-  return (uint16_t)(sign | (r >> 13));
-}
 
-__device__ __forceinline__ uint16_t f32_to_bf16_bits(float f) {
-  uint32_t u = __float_as_uint(f);
-  if ((u & 0x7fffffffu) > 0x7f800000u) return (uint16_t)((u >> 16) | 0x40);
-  u += 0x7fffu + ((u >> 16) & 1u);
-  return (uint16_t)(u >> 16);
-}
 
-__device__ __forceinline__ float f16_bits_to_f32(uint16_t h) {
-  uint32_t sign = (uint32_t)(h & 0x8000u) << 16;
-  uint32_t exp = (h >> 10) & 0x1fu, man = h & 0x3ffu;
-  uint32_t u;
-  if (exp == 0) {
-    if (man == 0) {
-      u = sign;
-    } else {  // subnormal: normalize
-      int e = -1;
-      do {
-        e++;
-        man <<= 1;
-      } while (!(man & 0x400u));
-      u = sign | ((uint32_t)(127 - 15 - e) << 23) | ((man & 0x3ffu) << 13);
-    }
-  } else if (exp == 31) {
-    u = sign | 0x7f800000u | (man << 13) | (man ? 0x400000u : 0);  // NaN made quiet
-  } else {
-    u = sign | ((exp + 112u) << 23) | (man << 13);
-  }
-  return __uint_as_float(u);
-}
 
-__device__ __forceinline__ float bf16_bits_to_f32(uint16_t h) {
-  return __uint_as_float((uint32_t)h << 16);
-}
 
 // Float to integer as C's cast, defined for NaN and out-of-range values
 // (INT64_MIN, as x86's cvttsd2si gives).
@@ -101,10 +52,10 @@ __device__ double load_f64(const void *b, int t, int64_t i) {
     case MX_INT16: return ((const int16_t *)b)[i];
     case MX_INT32: return ((const int32_t *)b)[i];
     case MX_INT64: return (double)((const int64_t *)b)[i];
-    case MX_FLOAT16: return f16_bits_to_f32(((const uint16_t *)b)[i]);
+    case MX_FLOAT16: return f16_to_f32(((const uint16_t *)b)[i]);
     case MX_FLOAT32: return ((const float *)b)[i];
     case MX_FLOAT64: return ((const double *)b)[i];
-    case MX_BFLOAT16: return bf16_bits_to_f32(((const uint16_t *)b)[i]);
+    case MX_BFLOAT16: return bf16_to_f32(((const uint16_t *)b)[i]);
     case MX_COMPLEX64: return ((const float2 *)b)[i].x;
     default: return 0;
   }
@@ -136,10 +87,10 @@ __device__ void store_f64(void *b, int t, int64_t i, double v) {
     case MX_INT16: ((int16_t *)b)[i] = (int16_t)f64_to_i64(v); break;
     case MX_INT32: ((int32_t *)b)[i] = (int32_t)f64_to_i64(v); break;
     case MX_INT64: ((int64_t *)b)[i] = f64_to_i64(v); break;
-    case MX_FLOAT16: ((uint16_t *)b)[i] = f32_to_f16_bits((float)v); break;
+    case MX_FLOAT16: ((uint16_t *)b)[i] = f32_to_f16((float)v); break;
     case MX_FLOAT32: ((float *)b)[i] = (float)v; break;
     case MX_FLOAT64: ((double *)b)[i] = v; break;
-    case MX_BFLOAT16: ((uint16_t *)b)[i] = f32_to_bf16_bits((float)v); break;
+    case MX_BFLOAT16: ((uint16_t *)b)[i] = f32_to_bf16((float)v); break;
     case MX_COMPLEX64: ((float2 *)b)[i] = make_float2((float)v, 0.0f); break;
     default: break;
   }
@@ -183,7 +134,7 @@ __device__ void convert_one(const void *src, int st, int64_t si, void *dst, int 
     uint32_t fb = __float_as_uint(f);
     if ((double)f != v && (fb & 0x1fffu) == 0x1000u)
       f = __uint_as_float(fb + (((double)f < v) == (f > 0) ? 1u : 0xffffffffu));
-    ((uint16_t *)dst)[di] = f32_to_f16_bits(f);
+    ((uint16_t *)dst)[di] = f32_to_f16(f);
   } else {
     store_f64(dst, dt, di, load_f64(src, st, si));
   }

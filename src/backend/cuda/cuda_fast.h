@@ -1,5 +1,5 @@
 /* cuda_fast.h — launchers of the fast-family GPU kernels (fast.cu): rms_norm /
- * layer_norm, rope and scaled dot-product attention, callable from C
+ * layer_norm, rope, scaled dot-product attention and silu_mul, callable from C
  * (cuda_fast_ops.c). Pointers are device pointers at the operand's element
  * offset; strides are in elements. Launchers enqueue on `stream` and return a
  * cudaError_t as int (0: success). The C side checks what a kernel supports
@@ -76,6 +76,19 @@ int cu_sdpa_supported(const cu_sdpa_args *a);
 /* Bytes of device scratch cu_fast_sdpa needs (0: none). */
 size_t cu_sdpa_scratch_bytes(const cu_sdpa_args *a);
 int cu_fast_sdpa(const cu_sdpa_args *a, void *scratch, void *stream);
+
+/* silu(a) * b (the fast_silu_mul primitive) in type t (f16/bf16/f32), out
+ * row-major (n elements). a and b are read at offsets from the output index
+ * by mode: 1 both dense (index i); 2 the halves of a dense (rows, 2F) array
+ * (b = a + F, the caller's pointers); 0 any strides (as / bs over shape). */
+typedef struct cu_silu_mul_args {
+  int t, mode, nd;
+  void *out;
+  const void *a, *b;
+  int64_t n, F;
+  int64_t shape[MX_MAX_NDIM], as[MX_MAX_NDIM], bs[MX_MAX_NDIM];
+} cu_silu_mul_args;
+int cu_fast_silu_mul(const cu_silu_mul_args *a, void *stream);
 
 #ifdef __cplusplus
 }

@@ -1,6 +1,8 @@
 /* cuda_fast_ops.c — GPU kernels of the fast family (see cuda_table.h):
  * rms_norm / layer_norm ("fast_norm"), rope ("fast_rope") and attention
- * ("scaled_dot_product_attention"). The primitives and their params are the
+ * ("scaled_dot_product_attention"), silu(a) * b ("fast_silu_mul", from
+ * src/ops/fast_silu_mul.c) and, as a view, "as_strided" of a dense input.
+ * The primitives and their params are the
  * CPU path's (src/ops/fast.c, src/backend/cpu/fast.h); what the GPU kernels
  * (fast.cu) do not cover runs there through cuda_fallback_cpu:
  *   - norms: an f64 output, rows longer than 49152 elements;
@@ -11,6 +13,7 @@
 #include <math.h>
 #include <string.h>
 
+#include "../cpu/copy.h"
 #include "../cpu/cpu.h"
 #include "../cpu/fast.h"
 #include "../../core/half.h"
@@ -182,9 +185,57 @@ static mx_status gpu_fast_sdpa(mx_array out, mx_array const *in, int nin, const 
   return st;
 }
 
+/* ---- silu_mul ---- */
+
+/* fast_silu_mul (src/ops/fast_silu_mul.c): inputs (a, b) of out's shape,
+ * or one x (..., 2F) whose halves are a and b. No params. */
+static mx_status gpu_fast_silu_mul(mx_array out, mx_array const *in, int nin,
+                                   const void *params) {
+  if (nin != 1 && nin != 2)
+    return set_error(MX_ERR_INTERNAL, "silu_mul: expected 1 or 2 inputs, got %d", nin);
+  if (!gpu_float(out->dtype)) return cuda_fallback_cpu(out, in, nin, params);
+  mx_status st = array_alloc(out);
+  if (st < 0 || out->size == 0) return st;
+  cu_silu_mul_args g;
+  memset(&g, 0, sizeof g);
+  g.t = out->dtype;
+  g.out = array_dptr(out);
+  g.n = out->size;
+  g.nd = out->ndim;
+  g.F = out->ndim ? out->shape[out->ndim - 1] : 1;
+  mx_array a = in[0];
+  const size_t esz = mx_dtype_size(out->dtype);
+  g.a = array_dptr(a);
+  for (int d = 0; d < out->ndim; d++) g.shape[d] = out->shape[d];
+  if (nin == 1) {
+    /* b is a F columns further along a's last axis */
+    int64_t last = a->strides[a->ndim - 1];
+    g.b = (const char *)g.a + (ptrdiff_t)(g.F * last) * (ptrdiff_t)esz;
+    g.mode = a->row_contiguous ? 2 : 0;
+    for (int d = 0; d < out->ndim; d++) g.as[d] = g.bs[d] = a->strides[d];
+  } else {
+    mx_array b = in[1];
+    g.b = array_dptr(b);
+    g.mode = a->row_contiguous && b->row_contiguous ? 1 : 0;
+    broadcast_strides(a, out->shape, out->ndim, g.as);
+    broadcast_strides(b, out->shape, out->ndim, g.bs);
+  }
+  return cuda_check(cu_fast_silu_mul(&g, cuda_stream()), "silu_mul");
+}
+
+/* as_strided of a dense input is a view on any device (the CPU kernel only
+ * sets strides); the attention's q/k/v views of its fused projection are
+ * these. A strided input needs the CPU's dense copy first. */
+static mx_status gpu_as_strided(mx_array out, mx_array const *in, int nin, const void *params) {
+  if (in[0]->row_contiguous) return cpu_as_strided(out, in, nin, params);
+  return cuda_fallback_cpu(out, in, nin, params);
+}
+
 const cuda_kernel_entry cuda_fast_kernels[] = {
     {"fast_norm", gpu_fast_norm},
     {"fast_rope", gpu_fast_rope},
     {"scaled_dot_product_attention", gpu_fast_sdpa},
+    {"fast_silu_mul", gpu_fast_silu_mul},
+    {"as_strided", gpu_as_strided},
     {NULL, NULL},
 };

@@ -2,12 +2,13 @@
  * float32 accumulation, batched over leading dims. Row-major C = A B is
  * computed as column-major C^T = B^T A^T. Operands whose matrices are
  * neither dense nor dense-transposed, or whose batches are not evenly
- * strided, are first copied dense. */
-#include <cublas_v2.h>
+ * strided, are first copied dense. cuBLAS is loaded by the first call
+ * (cuda_blas.h). */
 #include <cuda_runtime_api.h>
 #include <string.h>
 
 #include "cuda_backend.h"
+#include "cuda_blas.h"
 
 static cublasHandle_t handle;
 
@@ -98,10 +99,12 @@ mx_status gpu_matmul(mx_array out, mx_array const *in, int nin, const void *para
   if ((t != MX_FLOAT32 && t != MX_FLOAT16 && t != MX_BFLOAT16) || in[0]->ndim < 2 ||
       in[1]->ndim < 2 || in[0]->dtype != t || in[1]->dtype != t)
     return cuda_fallback_cpu(out, in, nin, params);
+  const cuda_blas_api *blas = cuda_blas();
+  if (!blas) return mx_last_error_code();
   if (!handle) {
-    mx_status st = blas_check(cublasCreate(&handle), "create");
+    mx_status st = blas_check(blas->Create(&handle), "create");
     if (st < 0) return st;
-    cublasSetStream(handle, (cudaStream_t)cuda_stream());
+    blas->SetStream(handle, (cudaStream_t)cuda_stream());
   }
   mx_status st = array_alloc(out);
   if (st < 0 || out->size == 0) return st;
@@ -121,7 +124,7 @@ mx_status gpu_matmul(mx_array out, mx_array const *in, int nin, const void *para
   /* Column-major view: C^T (N x M) = B^T (N x K) * A^T (K x M). A row-major
    * dense operand is its transpose in column-major, so "not transposed"
    * here means OP_N. */
-  st = blas_check(cublasGemmStridedBatchedEx(
+  st = blas_check(blas->GemmStridedBatchedEx(
                       handle, b.trans ? CUBLAS_OP_T : CUBLAS_OP_N,
                       a.trans ? CUBLAS_OP_T : CUBLAS_OP_N, (int)N, (int)M, (int)K, &one, b.p, dt,
                       (int)b.ld, b.batch_stride, a.p, dt, (int)a.ld, a.batch_stride, &zero,

@@ -39,6 +39,27 @@ int cu_qmv(mx_dtype t, int bits, int gs, const void *x, const void *w, const voi
  * default, or MLXC_QMV_NW). For benchmarks. */
 void cu_qmv_set_warps(int nw);
 
+/* Decode kernel choice, for benchmarks and tests (0 = automatic each):
+ * kernel 1 forces the FMA kernels, 2 the tensor-core ones (f16/bf16 x,
+ * affine 4/8 bits with group size 32/64/128, GGUF Q4_0/Q8_0; automatic
+ * picks per shape what measured faster); ks = warps splitting K per
+ * block (1..16), bpr = weight bytes per row per lane per step (32 or 64),
+ * mt = 16-row tiles per warp (1 or 2). */
+void cu_qmv_set_config(int kernel, int ks, int bpr, int mt);
+
+/* Launch the tensor-core decode kernels (affine and GGUF) with programmatic
+ * dependent launch (default off): each may start while the previous
+ * kernel on the stream finishes, reading its weights early; x is read and
+ * y written only after that kernel completed. Only valid while no kernel
+ * writes the weights right before the product (static model weights). */
+void cu_qmv_set_pdl(int on);
+
+/* Benchmark helpers: an empty kernel (the launch floor) and a streaming
+ * read of `bytes` bytes (16-byte aligned; scratch: >= 8 KiB of device memory
+ * it may write to) — the read bandwidth a kernel of that size can reach. */
+int cu_q_null_launch(void *stream);
+int cu_q_read(const void *p, int64_t bytes, void *scratch, void *stream);
+
 /* Affine dequantization of `n` values (n % 8 == 0; w, scales, biases dense
  * and flattened): out = round_st(round_st(q * s) + b) in the scales' dtype
  * st (MLX's graph), stored as ot. */

@@ -10,7 +10,6 @@
  * accumulation; bf16/f16 on tensor cores; f32 in plain f32, no TF32).
  * The fp modes (mxfp4, nvfp4, mxfp8) and the other GGUF block types run on
  * the CPU (cuda_fallback_cpu). */
-#include <cublas_v2.h>
 #include <cuda_runtime_api.h>
 #include <limits.h>
 #include <string.h>
@@ -18,6 +17,7 @@
 #include "../cpu/ggml_blocks.h"
 #include "../cpu/quantized.h"
 #include "cuda_backend.h"
+#include "cuda_blas.h"
 #include "cuda_quant.h"
 #include "cuda_table.h"
 
@@ -27,14 +27,16 @@
 static cublasHandle_t qhandle;
 
 static mx_status blas_ready(void) {
+  const cuda_blas_api *blas = cuda_blas(); /* loaded on first use */
+  if (!blas) return mx_last_error_code();
   if (!qhandle) {
-    cublasStatus_t s = cublasCreate(&qhandle);
+    cublasStatus_t s = blas->Create(&qhandle);
     if (s != CUBLAS_STATUS_SUCCESS) {
       qhandle = NULL;
       return set_error(MX_ERR_DEVICE, "cuBLAS: create: status %d", (int)s);
     }
   }
-  cublasSetStream(qhandle, (cudaStream_t)cuda_stream());
+  blas->SetStream(qhandle, (cudaStream_t)cuda_stream());
   return MX_OK;
 }
 
@@ -122,10 +124,11 @@ static mx_status gemm(mx_dtype t, bool transA, int64_t rows, int64_t cols, int64
                       int64_t ldc) {
   float one = 1.0f;
   cudaDataType_t dt = cuda_type(t);
-  cublasStatus_t s = cublasGemmEx(qhandle, transA ? CUBLAS_OP_T : CUBLAS_OP_N, CUBLAS_OP_N,
-                                  (int)rows, (int)cols, (int)k, &one, A, dt, (int)lda, X, dt,
-                                  (int)ldx, &beta, C, dt, (int)ldc, CUBLAS_COMPUTE_32F,
-                                  CUBLAS_GEMM_DEFAULT);
+  /* blas_ready() ran first, so cuBLAS is loaded */
+  cublasStatus_t s = cuda_blas()->GemmEx(qhandle, transA ? CUBLAS_OP_T : CUBLAS_OP_N, CUBLAS_OP_N,
+                                         (int)rows, (int)cols, (int)k, &one, A, dt, (int)lda, X,
+                                         dt, (int)ldx, &beta, C, dt, (int)ldc, CUBLAS_COMPUTE_32F,
+                                         CUBLAS_GEMM_DEFAULT);
   if (s == CUBLAS_STATUS_SUCCESS) return MX_OK;
   return set_error(MX_ERR_DEVICE, "cuBLAS: quantized gemm: status %d", (int)s);
 }

@@ -14,6 +14,7 @@
 
 #include <type_traits>
 
+#include "../../core/half.h"
 #include "cuda_index.h"
 
 namespace {
@@ -27,54 +28,6 @@ struct b16 {
   uint16_t v;
 };
 
-__device__ __forceinline__ float bf16_f(uint16_t h) { return __uint_as_float((uint32_t)h << 16); }
-__device__ __forceinline__ uint16_t f_bf16(float f) {
-  uint32_t u = __float_as_uint(f);
-  if ((u & 0x7fffffffu) > 0x7f800000u) return (uint16_t)((u >> 16) | 0x40);
-  u += 0x7fffu + ((u >> 16) & 1u);
-  return (uint16_t)(u >> 16);
-}
-__device__ __forceinline__ float f16_f(uint16_t h) {
-  uint32_t sign = (uint32_t)(h & 0x8000u) << 16;
-  uint32_t exp = (h >> 10) & 0x1fu, man = h & 0x3ffu;
-  uint32_t u;
-  if (exp == 0) {
-    if (man == 0) {
-      u = sign;
-    } else {
-      int e = -1;
-      do {
-        e++;
-        man <<= 1;
-      } while (!(man & 0x400u));
-      u = sign | ((uint32_t)(127 - 15 - e) << 23) | ((man & 0x3ffu) << 13);
-    }
-  } else if (exp == 31) {
-    u = sign | 0x7f800000u | (man << 13) | (man ? 0x400000u : 0);
-  } else {
-    u = sign | ((exp + 112u) << 23) | (man << 13);
-  }
-  return __uint_as_float(u);
-}
-__device__ __forceinline__ uint16_t f_f16(float f) {
-  uint32_t u = __float_as_uint(f);
-  uint32_t sign = (u >> 16) & 0x8000u;
-  uint32_t a = u & 0x7fffffffu;
-  if (a > 0x7f800000u) return (uint16_t)(sign | 0x7e00u | ((a >> 13) & 0x3ffu));
-  if (a >= 0x477ff000u) return (uint16_t)(sign | 0x7c00u);
-  if (a < 0x38800000u) {
-    if (a < 0x33000000u) return (uint16_t)sign;
-    uint32_t e = a >> 23, m = (a & 0x7fffffu) | 0x800000u;
-    uint32_t shift = 126 - e;
-    uint32_t r = m >> shift, rem = m & ((1u << shift) - 1), half = 1u << (shift - 1);
-    if (rem > half || (rem == half && (r & 1u))) r++;
-    return (uint16_t)(sign | r);
-  }
-  uint32_t r = a - 0x38000000u;
-  uint32_t lsb = (r >> 13) & 1u;
-  r += 0xfffu + lsb;
-  return (uint16_t)(sign | (r >> 13));
-}
 
 template <typename T> struct is_flt : std::false_type {};
 template <> struct is_flt<float> : std::true_type {};
@@ -82,17 +35,17 @@ template <> struct is_flt<h16> : std::true_type {};
 template <> struct is_flt<b16> : std::true_type {};
 
 __device__ __forceinline__ float tof(float x) { return x; }
-__device__ __forceinline__ float tof(h16 x) { return f16_f(x.v); }
-__device__ __forceinline__ float tof(b16 x) { return bf16_f(x.v); }
+__device__ __forceinline__ float tof(h16 x) { return f16_to_f32(x.v); }
+__device__ __forceinline__ float tof(b16 x) { return bf16_to_f32(x.v); }
 template <typename T> __device__ __forceinline__ T fromf(float x);
 template <> __device__ __forceinline__ float fromf<float>(float x) { return x; }
-template <> __device__ __forceinline__ h16 fromf<h16>(float x) { return h16{f_f16(x)}; }
-template <> __device__ __forceinline__ b16 fromf<b16>(float x) { return b16{f_bf16(x)}; }
+template <> __device__ __forceinline__ h16 fromf<h16>(float x) { return h16{f32_to_f16(x)}; }
+template <> __device__ __forceinline__ b16 fromf<b16>(float x) { return b16{f32_to_bf16(x)}; }
 
 // Rounds an f32 value through dtype d (the CPU's round_to).
 __device__ __forceinline__ float round_to(float x, int d) {
-  if (d == MX_FLOAT16) return f16_f(f_f16(x));
-  if (d == MX_BFLOAT16) return bf16_f(f_bf16(x));
+  if (d == MX_FLOAT16) return f16_to_f32(f32_to_f16(x));
+  if (d == MX_BFLOAT16) return bf16_to_f32(f32_to_bf16(x));
   return x;
 }
 
@@ -352,8 +305,8 @@ __global__ void arange_flt_kernel(void *out, int dt, double s, double d, int64_t
       case MX_FLOAT64: ((double *)out)[i] = v; break;
       case MX_FLOAT32: ((float *)out)[i] = (float)v; break;
       case MX_COMPLEX64: ((float2 *)out)[i] = make_float2((float)v, 0.0f); break;
-      case MX_FLOAT16: ((uint16_t *)out)[i] = f_f16((float)v); break;
-      default: ((uint16_t *)out)[i] = f_bf16((float)v); break;
+      case MX_FLOAT16: ((uint16_t *)out)[i] = f32_to_f16((float)v); break;
+      default: ((uint16_t *)out)[i] = f32_to_bf16((float)v); break;
     }
   }
 }
@@ -373,8 +326,8 @@ __global__ void linspace_kernel(void *out, int dt, double a, double b, int64_t n
     float v = __fadd_rn(__fmul_rn(__fsub_rn(1.0f, t), af), __fmul_rn(t, bf));
     switch (dt) {
       case MX_FLOAT32: ((float *)out)[i] = v; break;
-      case MX_FLOAT16: ((uint16_t *)out)[i] = f_f16(v); break;
-      default: ((uint16_t *)out)[i] = f_bf16(v); break;
+      case MX_FLOAT16: ((uint16_t *)out)[i] = f32_to_f16(v); break;
+      default: ((uint16_t *)out)[i] = f32_to_bf16(v); break;
     }
   }
 }
@@ -502,8 +455,8 @@ __device__ float erfinv_impl(float a) {
 }
 
 __device__ __forceinline__ void store_real(void *out, int64_t j, float x, int d) {
-  if (d == MX_FLOAT16) ((uint16_t *)out)[j] = f_f16(x);
-  else if (d == MX_BFLOAT16) ((uint16_t *)out)[j] = f_bf16(x);
+  if (d == MX_FLOAT16) ((uint16_t *)out)[j] = f32_to_f16(x);
+  else if (d == MX_BFLOAT16) ((uint16_t *)out)[j] = f32_to_bf16(x);
   else ((float *)out)[j] = x;
 }
 

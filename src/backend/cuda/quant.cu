@@ -227,6 +227,312 @@ __global__ void __launch_bounds__(256)
   }
 }
 
+// ---------------------------------------------------------------- affine, 4/8-bit, tensor cores
+//
+// Why tensor cores for a GEMV: at HBM speed a 4-bit GEMV must turn ~9
+// weights per clock per SM sub-partition into products, and the FMA kernel
+// above spends ~4 instructions per weight (unpack, convert, FMA, sum of x):
+// it is issue bound, not memory bound. Here the codes become exact bf16/f16
+// integers (OR into the mantissa of 128 / 1024, one packed subtraction) and
+// mma.sync m16n8k16 forms the per-group dots d = sum x q in f32 (products
+// of an 8-bit mantissa and a 4-bit integer are exact; sums in f32), so the
+// ALU work is ~1.5 instructions per weight. The 8 MMA columns are the up
+// to 8 rows of x, so M <= 8 costs what M = 1 costs.
+//
+// Layout: a warp owns 16 * MT output rows; lane (g = lane/4, t = lane%4)
+// holds rows g and g+8 of each 16-row tile. For every group the quad's four
+// lanes read the group's row bytes in four contiguous pieces (lane t piece
+// t, gs*bits/32 bytes: one vector load), so each MMA's 16 k-slots lie in
+// one group and the group's scale and bias apply after the MMA:
+// y += s * d + b * sum(x) (sum(x) per group from one more MMA with A = 1).
+// The k-slots of an MMA need not be consecutive k, only the same for A and
+// B: the nibble pairs (v0,v4),(v1,v5),.. that one mask extracts from a word
+// are matched by the same permutation of x (byte permutes). 8-bit codes are
+// split into two nibble planes (q = 16h + l), two accumulators.
+// The warps of a block split K (blockDim.x / 32 of them) and meet in shared
+// memory.
+// Programmatic dependent launch (opt-in, cu_qmv_set_pdl): the kernel may
+// start while the previous kernel on the stream still runs. Weights are
+// read before the wait (they must not be written by that kernel: static
+// model weights), x is read and y written after it. Without the launch
+// attribute both instructions do nothing.
+__device__ __forceinline__ void pdl_wait() { asm volatile("griddepcontrol.wait;" ::: "memory"); }
+__device__ __forceinline__ void pdl_trigger() {
+  asm volatile("griddepcontrol.launch_dependents;" ::: "memory");
+}
+
+template <typename T> struct mma_t;
+template <> struct mma_t<__nv_bfloat16> {
+  // 0x4300 is 128.0: 0x4300 | q = 128 + q exactly (7 mantissa bits).
+  static constexpr uint32_t magic = 0x43004300u, one = 0x3F803F80u;
+  static constexpr uint32_t neg0 = 0xC300C300u, neg8 = 0xC308C308u;  // -128, -136
+  static __device__ __forceinline__ uint32_t unbias(uint32_t v, uint32_t neg = neg0) {
+    uint32_t r;
+    asm("fma.rn.bf16x2 %0, %1, %2, %3;" : "=r"(r) : "r"(v), "r"(one), "r"(neg));
+    return r;
+  }
+  static __device__ __forceinline__ void mma(float *c, uint32_t a0, uint32_t a1, uint32_t a2,
+                                             uint32_t a3, uint32_t b0, uint32_t b1) {
+    asm("mma.sync.aligned.m16n8k16.row.col.f32.bf16.bf16.f32 {%0,%1,%2,%3}, {%4,%5,%6,%7}, "
+        "{%8,%9}, {%0,%1,%2,%3};"
+        : "+f"(c[0]), "+f"(c[1]), "+f"(c[2]), "+f"(c[3])
+        : "r"(a0), "r"(a1), "r"(a2), "r"(a3), "r"(b0), "r"(b1));
+  }
+};
+template <> struct mma_t<__half> {
+  // 0x6400 is 1024.0: 0x6400 | q = 1024 + q exactly.
+  static constexpr uint32_t magic = 0x64006400u, one = 0x3C003C00u;
+  static constexpr uint32_t neg0 = 0xE400E400u, neg8 = 0xE408E408u;  // -1024, -1032
+  static __device__ __forceinline__ uint32_t unbias(uint32_t v, uint32_t neg = neg0) {
+    uint32_t r;
+    asm("fma.rn.f16x2 %0, %1, %2, %3;" : "=r"(r) : "r"(v), "r"(one), "r"(neg));
+    return r;
+  }
+  static __device__ __forceinline__ void mma(float *c, uint32_t a0, uint32_t a1, uint32_t a2,
+                                             uint32_t a3, uint32_t b0, uint32_t b1) {
+    asm("mma.sync.aligned.m16n8k16.row.col.f32.f16.f16.f32 {%0,%1,%2,%3}, {%4,%5,%6,%7}, "
+        "{%8,%9}, {%0,%1,%2,%3};"
+        : "+f"(c[0]), "+f"(c[1]), "+f"(c[2]), "+f"(c[3])
+        : "r"(a0), "r"(a1), "r"(a2), "r"(a3), "r"(b0), "r"(b1));
+  }
+};
+
+// Nibble pair (4i, 4i+4 of the word's 8 nibbles) of v >> 4i as a packed
+// pair of exact small integers.
+template <typename T> __device__ __forceinline__ uint32_t nib2(uint32_t v) {
+  return mma_t<T>::unbias((v & 0x000F000Fu) | mma_t<T>::magic);
+}
+// The same, minus 8 (GGUF's signed nibbles).
+template <typename T> __device__ __forceinline__ uint32_t nib2m8(uint32_t v) {
+  return mma_t<T>::unbias((v & 0x000F000Fu) | mma_t<T>::magic, mma_t<T>::neg8);
+}
+
+// Weights are read once: keep them out of L1 so x and the scales stay.
+__device__ __forceinline__ uint4 ld_stream16(const void *p) {
+  uint4 r;
+  asm volatile("ld.global.nc.L1::no_allocate.v4.u32 {%0,%1,%2,%3}, [%4];"
+               : "=r"(r.x), "=r"(r.y), "=r"(r.z), "=r"(r.w)
+               : "l"(p));
+  return r;
+}
+__device__ __forceinline__ uint2 ld_stream8(const void *p) {
+  uint2 r;
+  asm volatile("ld.global.nc.L1::no_allocate.v2.u32 {%0,%1}, [%2];"
+               : "=r"(r.x), "=r"(r.y)
+               : "l"(p));
+  return r;
+}
+__device__ __forceinline__ uint32_t ld_stream4(const void *p) {
+  uint32_t r;
+  asm volatile("ld.global.nc.L1::no_allocate.u32 %0, [%1];" : "=r"(r) : "l"(p));
+  return r;
+}
+
+template <int WP> __device__ __forceinline__ void load_words(const uint8_t *p, uint32_t *o) {
+  if (WP == 1) {
+    o[0] = ld_stream4(p);
+  } else if (WP == 2) {
+    uint2 v = ld_stream8(p);
+    o[0] = v.x;
+    o[1] = v.y;
+  } else {
+#pragma unroll
+    for (int k = 0; k < WP / 4; k++) {
+      uint4 v = ld_stream16(p + 16 * k);
+      o[4 * k] = v.x;
+      o[4 * k + 1] = v.y;
+      o[4 * k + 2] = v.z;
+      o[4 * k + 3] = v.w;
+    }
+  }
+}
+
+// acc[mt][i] of lane (g, t): row mt*16 + g + 8*(i>>1), x row 2t + (i&1);
+// the block's warps (K slices) add up in shared memory.
+template <typename T, int MT>
+__device__ __forceinline__ void mma_store(const float (*acc)[4], float *red, T *y, int M, int N,
+                                          int row0) {
+  const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5, KS = blockDim.x >> 5;
+  const int g = lane >> 2, t = lane & 3;
+  if (KS == 1) {
+#pragma unroll
+    for (int mt = 0; mt < MT; mt++)
+#pragma unroll
+      for (int i = 0; i < 4; i++) {
+        const int row = row0 + mt * 16 + g + 8 * (i >> 1), col = 2 * t + (i & 1);
+        if (col < M && row < N) y[(int64_t)col * N + row] = from_f<T>(acc[mt][i]);
+      }
+    return;
+  }
+  constexpr int TR = 16 * MT;
+#pragma unroll
+  for (int mt = 0; mt < MT; mt++)
+#pragma unroll
+    for (int i = 0; i < 4; i++) {
+      const int rl = mt * 16 + g + 8 * (i >> 1), col = 2 * t + (i & 1);
+      if (col < M) red[(warp * 8 + col) * TR + rl] = acc[mt][i];
+    }
+  __syncthreads();
+  for (int idx = threadIdx.x; idx < TR * M; idx += blockDim.x) {
+    const int rl = idx % TR, col = idx / TR;
+    float s = 0.f;
+    for (int k = 0; k < KS; k++) s += red[(k * 8 + col) * TR + rl];
+    if (row0 + rl < N) y[(int64_t)col * N + row0 + rl] = from_f<T>(s);
+  }
+}
+
+// U consecutive 16-bit values (scales or biases of U groups) at a 2U-byte
+// aligned address: one load.
+template <int U> __device__ __forceinline__ void load_u16s(const void *p, uint32_t *o) {
+  if (U == 1) {
+    o[0] = __ldg((const unsigned short *)p);
+  } else if (U == 2) {
+    o[0] = __ldg((const uint32_t *)p);
+  } else if (U == 4) {
+    uint2 v = __ldg((const uint2 *)p);
+    o[0] = v.x;
+    o[1] = v.y;
+  } else {
+#pragma unroll
+    for (int k = 0; k < U / 8; k++) {
+      uint4 v = __ldg((const uint4 *)p + k);
+      o[4 * k] = v.x;
+      o[4 * k + 1] = v.y;
+      o[4 * k + 2] = v.z;
+      o[4 * k + 3] = v.w;
+    }
+  }
+}
+// Element u of such a load, as a float.
+template <typename T> __device__ __forceinline__ float u16_f(const uint32_t *o, int u);
+template <> __device__ __forceinline__ float u16_f<__nv_bfloat16>(const uint32_t *o, int u) {
+  const uint32_t v = o[u >> 1];
+  return __uint_as_float((u & 1) ? v & 0xffff0000u : v << 16);
+}
+template <> __device__ __forceinline__ float u16_f<__half>(const uint32_t *o, int u) {
+  const uint32_t v = o[u >> 1];
+  return __half2float(__ushort_as_half((unsigned short)((u & 1) ? v >> 16 : v & 0xffffu)));
+}
+
+// U groups per step per warp; the launcher guarantees G % U == 0 and
+// 2U-byte aligned scale/bias rows (U = 1 always qualifies).
+template <typename T, int BITS, int GS, int U, int MT>
+__global__ void __launch_bounds__(512)
+    qmv_mma(const T *__restrict__ x, const uint8_t *__restrict__ w, const T *__restrict__ sc,
+            const T *__restrict__ bi, T *__restrict__ y, int M, int N, int K, cu_qbatch bt) {
+  constexpr int PB = GS * BITS / 32;  // bytes of one group-row per lane
+  constexpr int WP = PB / 4;          // words of it
+  constexpr int GRB = GS * BITS / 8;  // bytes of one group-row
+  constexpr int XV = GS / 4;          // x values per lane per group
+  constexpr int R = 2 * MT;           // rows per lane
+  constexpr int SW = (U + 1) / 2;     // words of U scales
+  using MM = mma_t<T>;
+  extern __shared__ float red[];
+  const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5, KS = blockDim.x >> 5;
+  const int g = lane >> 2, t = lane & 3;
+  const BatchOff bo = batch_offsets(bt, blockIdx.y);
+  x += bo.o[0];
+  w += bo.o[1] * 4;
+  sc += bo.o[2];
+  bi += bo.o[3];
+  y += (int64_t)blockIdx.y * M * N;
+  const int G = K / GS;
+  const int64_t RB = (int64_t)K * BITS / 8;
+  const int row0 = blockIdx.x * 16 * MT;
+  int64_t ro[R];  // row index, clamped: tail rows read a valid row, never stored
+#pragma unroll
+  for (int r = 0; r < R; r++) ro[r] = min(row0 + (r >> 1) * 16 + (r & 1) * 8 + g, N - 1);
+  const uint8_t *wt = w + t * PB;
+  const bool xon = g < M;
+  const T *xp = x + (int64_t)(xon ? g : 0) * K + t * XV;
+  float acc[MT][4];
+#pragma unroll
+  for (int mt = 0; mt < MT; mt++)
+#pragma unroll
+    for (int i = 0; i < 4; i++) acc[mt][i] = 0.f;
+  pdl_trigger();
+
+  // Two steps in flight per warp: the next step's weights are requested
+  // before the current step's MMAs run, so HBM never waits for the math.
+  typedef uint32_t WV[U][R][WP];
+  typedef uint32_t SV[R][SW];
+  auto load_step = [&](int j0, WV &wv, SV &sv, SV &bv) {
+#pragma unroll
+    for (int r = 0; r < R; r++) {
+#pragma unroll
+      for (int u = 0; u < U; u++) load_words<WP>(wt + ro[r] * RB + (int64_t)(j0 + u) * GRB, wv[u][r]);
+      load_u16s<U>(sc + ro[r] * G + j0, sv[r]);
+      load_u16s<U>(bi + ro[r] * G + j0, bv[r]);
+    }
+  };
+  auto compute_step = [&](int j0, const WV &wv, const SV &sv, const SV &bv) {
+#pragma unroll
+    for (int u = 0; u < U; u++) {
+      const T *xg = xp + (int64_t)(j0 + u) * GS;
+      float c[MT][4], ch[MT][4], cx[4] = {0.f, 0.f, 0.f, 0.f};
+#pragma unroll
+      for (int mt = 0; mt < MT; mt++)
+#pragma unroll
+        for (int i = 0; i < 4; i++) c[mt][i] = ch[mt][i] = 0.f;
+#pragma unroll
+      for (int wi = 0; wi < WP; wi++) {
+        if (BITS == 4) {
+          uint4 xr = xon ? __ldg((const uint4 *)(xg + wi * 8)) : make_uint4(0, 0, 0, 0);
+          // (x0,x4) (x1,x5) (x2,x6) (x3,x7): the nibble pairs' order.
+          const uint32_t b0 = __byte_perm(xr.x, xr.z, 0x5410), b1 = __byte_perm(xr.x, xr.z, 0x7632);
+          const uint32_t b2 = __byte_perm(xr.y, xr.w, 0x5410), b3 = __byte_perm(xr.y, xr.w, 0x7632);
+#pragma unroll
+          for (int mt = 0; mt < MT; mt++) {
+            const uint32_t va = wv[u][2 * mt][wi], vb = wv[u][2 * mt + 1][wi];
+            MM::mma(c[mt], nib2<T>(va), nib2<T>(vb), nib2<T>(va >> 4), nib2<T>(vb >> 4), b0, b1);
+            MM::mma(c[mt], nib2<T>(va >> 8), nib2<T>(vb >> 8), nib2<T>(va >> 12),
+                    nib2<T>(vb >> 12), b2, b3);
+          }
+          MM::mma(cx, MM::one, MM::one, MM::one, MM::one, b0, b1);
+          MM::mma(cx, MM::one, MM::one, MM::one, MM::one, b2, b3);
+        } else {
+          uint2 xr = xon ? __ldg((const uint2 *)(xg + wi * 4)) : make_uint2(0, 0);
+          // (x0,x2) (x1,x3): bytes 0,2 and 1,3 of the word pair up.
+          const uint32_t b0 = __byte_perm(xr.x, xr.y, 0x5410), b1 = __byte_perm(xr.x, xr.y, 0x7632);
+#pragma unroll
+          for (int mt = 0; mt < MT; mt++) {
+            const uint32_t va = wv[u][2 * mt][wi], vb = wv[u][2 * mt + 1][wi];
+            MM::mma(c[mt], nib2<T>(va), nib2<T>(vb), nib2<T>(va >> 8), nib2<T>(vb >> 8), b0, b1);
+            MM::mma(ch[mt], nib2<T>(va >> 4), nib2<T>(vb >> 4), nib2<T>(va >> 12),
+                    nib2<T>(vb >> 12), b0, b1);
+          }
+          MM::mma(cx, MM::one, MM::one, MM::one, MM::one, b0, b1);
+        }
+      }
+#pragma unroll
+      for (int mt = 0; mt < MT; mt++)
+#pragma unroll
+        for (int i = 0; i < 4; i++) {
+          const int r = 2 * mt + (i >> 1);
+          const float d = BITS == 8 ? fmaf(16.f, ch[mt][i], c[mt][i]) : c[mt][i];
+          acc[mt][i] = fmaf(u16_f<T>(sv[r], u), d, fmaf(u16_f<T>(bv[r], u), cx[i & 1], acc[mt][i]));
+        }
+    }
+  };
+  WV wa, wb;
+  SV sa, sb, ba, bb;
+  int j0 = warp * U;
+  const int jstep = KS * U;
+  if (j0 < G) load_step(j0, wa, sa, ba);
+  pdl_wait();
+  while (j0 < G) {
+    if (j0 + jstep < G) load_step(j0 + jstep, wb, sb, bb);
+    compute_step(j0, wa, sa, ba);
+    j0 += jstep;
+    if (j0 >= G) break;
+    if (j0 + jstep < G) load_step(j0 + jstep, wa, sa, ba);
+    compute_step(j0, wb, sb, bb);
+    j0 += jstep;
+  }
+  pdl_wait();
+  mma_store<T, MT>(acc, red, y, M, N, row0);
+}
+
 // ---------------------------------------------------------------- affine, any bits
 //
 // One warp per output row, a lane per group; codes read from the bit stream
@@ -459,6 +765,99 @@ __global__ void __launch_bounds__(256)
   }
 }
 
+// GGUF Q4_0 / Q8_0 on tensor cores, the affine kernel's scheme with the
+// 32-value block as the group: lane t of a quad takes a quarter of each
+// block's codes (Q4_0: qs bytes 4t..4t+3 = values 4t.. and 16+4t..; Q8_0:
+// qs bytes 8t..8t+7), so an MMA never mixes blocks and the block's f16
+// scale applies after it. Q4_0's q - 8 is exact in the packed subtraction
+// (no sum of x needed); Q8_0's int8 q + 128 = 16h + l gives two nibble
+// planes (l, h - 8), two accumulators, q = 16 (h - 8) + l. Rows are read
+// as pairs of blocks (36 / 68 bytes, 4-byte aligned) with 32-bit loads.
+template <typename T, int TYPE, int P>
+__global__ void __launch_bounds__(512)
+    gguf_mma(const T *__restrict__ x, const uint8_t *__restrict__ wb, T *__restrict__ y, int M,
+             int N, int K, int64_t row_bytes) {
+  using MM = mma_t<T>;
+  constexpr int NWD = gguf_pair<TYPE>::words;
+  constexpr int QW = TYPE == 2 ? 2 : 4;  // qs words per lane per pair
+  extern __shared__ float red[];
+  const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5, KS = blockDim.x >> 5;
+  const int g = lane >> 2, t = lane & 3;
+  const int np = K / 64;
+  const int row0 = blockIdx.x * 16;
+  const uint32_t *wr[2];
+#pragma unroll
+  for (int r = 0; r < 2; r++)
+    wr[r] = (const uint32_t *)(wb + (int64_t)min(row0 + 8 * r + g, N - 1) * row_bytes);
+  const bool xon = g < M;
+  const T *xp = x + (int64_t)(xon ? g : 0) * K;
+  float acc[1][4] = {{0.f, 0.f, 0.f, 0.f}};
+  pdl_trigger();
+  for (int p0 = warp * P; p0 < np; p0 += KS * P) {
+    uint32_t q[P][2][QW], dw[P][2];
+#pragma unroll
+    for (int u = 0; u < P; u++)
+      if (p0 + u < np) {
+#pragma unroll
+        for (int r = 0; r < 2; r++) {
+          const uint32_t *pw = wr[r] + (int64_t)(p0 + u) * NWD;
+          if (TYPE == 2) {
+            // Block 0's qs start at byte 2 (straddles words), block 1's at 20.
+            q[u][r][0] = __byte_perm(__ldg(pw + t), __ldg(pw + t + 1), 0x5432);
+            q[u][r][1] = __ldg(pw + 5 + t);
+            dw[u][r] = __byte_perm(__ldg(pw), __ldg(pw + 4), 0x7610);  // d0 | d1 << 16
+          } else {
+            const uint32_t a = __ldg(pw + 2 * t), b = __ldg(pw + 2 * t + 1), c = __ldg(pw + 2 * t + 2);
+            q[u][r][0] = __byte_perm(a, b, 0x5432);
+            q[u][r][1] = __byte_perm(b, c, 0x5432);
+            q[u][r][2] = __ldg(pw + 9 + 2 * t);
+            q[u][r][3] = __ldg(pw + 10 + 2 * t);
+            dw[u][r] = __byte_perm(__ldg(pw), __ldg(pw + 8), 0x7610);
+          }
+        }
+      }
+    if (p0 == warp * P) pdl_wait();
+#pragma unroll
+    for (int u = 0; u < P; u++)
+      if (p0 + u < np) {
+#pragma unroll
+        for (int blk = 0; blk < 2; blk++) {
+          const T *xb = xp + (int64_t)(p0 + u) * 64 + blk * 32;
+          float c[4] = {0.f, 0.f, 0.f, 0.f}, ch[4] = {0.f, 0.f, 0.f, 0.f};
+          if (TYPE == 2) {
+            const uint32_t va = q[u][0][blk], vb = q[u][1][blk];
+            uint2 xl = xon ? __ldg((const uint2 *)(xb + 4 * t)) : make_uint2(0, 0);
+            uint2 xh = xon ? __ldg((const uint2 *)(xb + 16 + 4 * t)) : make_uint2(0, 0);
+            MM::mma(c, nib2m8<T>(va), nib2m8<T>(vb), nib2m8<T>(va >> 8), nib2m8<T>(vb >> 8),
+                    __byte_perm(xl.x, xl.y, 0x5410), __byte_perm(xl.x, xl.y, 0x7632));
+            MM::mma(c, nib2m8<T>(va >> 4), nib2m8<T>(vb >> 4), nib2m8<T>(va >> 12),
+                    nib2m8<T>(vb >> 12), __byte_perm(xh.x, xh.y, 0x5410),
+                    __byte_perm(xh.x, xh.y, 0x7632));
+          } else {
+#pragma unroll
+            for (int h = 0; h < 2; h++) {
+              const uint32_t va = q[u][0][2 * blk + h] ^ 0x80808080u,
+                             vb = q[u][1][2 * blk + h] ^ 0x80808080u;
+              uint2 xr = xon ? __ldg((const uint2 *)(xb + 8 * t + 4 * h)) : make_uint2(0, 0);
+              const uint32_t b0 = __byte_perm(xr.x, xr.y, 0x5410), b1 = __byte_perm(xr.x, xr.y, 0x7632);
+              MM::mma(c, nib2<T>(va), nib2<T>(vb), nib2<T>(va >> 8), nib2<T>(vb >> 8), b0, b1);
+              MM::mma(ch, nib2m8<T>(va >> 4), nib2m8<T>(vb >> 4), nib2m8<T>(va >> 12),
+                      nib2m8<T>(vb >> 12), b0, b1);
+            }
+          }
+#pragma unroll
+          for (int i = 0; i < 4; i++) {
+            const uint32_t dv = dw[u][i >> 1] >> (16 * blk);
+            const float d = __half2float(__ushort_as_half((unsigned short)(dv & 0xffffu)));
+            acc[0][i] = fmaf(d, TYPE == 2 ? c[i] : fmaf(16.f, ch[i], c[i]), acc[0][i]);
+          }
+        }
+      }
+  }
+  pdl_wait();
+  mma_store<T, 1>(acc, red, y, M, N, row0);
+}
+
 // One thread per 32-value block.
 template <int TYPE, typename O>
 __global__ void gguf_deq(const uint8_t *__restrict__ wb, O *__restrict__ out, int64_t N,
@@ -532,6 +931,140 @@ int fast_by_m(int64_t M, const void *x, const void *w, const void *s, const void
   return CU_Q_UNSUPPORTED;
 }
 
+// ---------------------------------------------------------------- tensor-core decode launch
+
+int mma_kernel_cfg = 0, mma_ks_cfg = 0, mma_bpr_cfg = 0, mma_mt_cfg = 0;  // 0: automatic
+int pdl_cfg = 0;
+
+// kernel<<<grid, threads, smem, st>>>(args...), with the programmatic
+// dependent launch attribute when enabled.
+template <typename... KArgs, typename... Args>
+int launch_k(void (*kernel)(KArgs...), dim3 grid, int threads, size_t smem, cudaStream_t st,
+             Args... args) {
+  if (!pdl_cfg) {
+    kernel<<<grid, threads, smem, st>>>(args...);
+    return (int)cudaGetLastError();
+  }
+  cudaLaunchConfig_t cfg = {};
+  cfg.gridDim = grid;
+  cfg.blockDim = dim3((unsigned)threads);
+  cfg.dynamicSmemBytes = smem;
+  cfg.stream = st;
+  cudaLaunchAttribute at[1] = {};
+  at[0].id = cudaLaunchAttributeProgrammaticStreamSerialization;
+  at[0].val.programmaticStreamSerializationAllowed = 1;
+  cfg.attrs = at;
+  cfg.numAttrs = 1;
+  return (int)cudaLaunchKernelEx(&cfg, kernel, args...);
+}
+
+int sm_count(void) {
+  static int n = 0;
+  if (!n) {
+    int dev = 0, v = 0;
+    if (cudaGetDevice(&dev) == cudaSuccess &&
+        cudaDeviceGetAttribute(&v, cudaDevAttrMultiProcessorCount, dev) == cudaSuccess && v > 0)
+      n = v;
+    else
+      n = 132;
+  }
+  return n;
+}
+
+template <typename T, int BITS, int GS, int U, int MT>
+int launch_mma(const void *x, const void *w, const void *s, const void *b, void *y, int64_t M,
+               int64_t N, int64_t K, const cu_qbatch *bt, int64_t nbatch, cudaStream_t st) {
+  const int64_t tiles = (N + 16 * MT - 1) / (16 * MT);
+  const int64_t steps = K / GS / U;
+  int ks = mma_ks_cfg;
+  if (!ks) {
+    // Split K over the block's warps until the grid has ~16 warps per SM
+    // (enough loads in flight to cover HBM latency), keeping >= 2 steps
+    // of work per warp where K allows.
+    int64_t want = ((int64_t)sm_count() * 16 + tiles * nbatch - 1) / (tiles * nbatch);
+    int64_t cap = steps / 2 < 1 ? 1 : steps / 2;  // two steps per warp: the pipeline
+    ks = 1;
+    while (ks < 16 && ks < want && ks * 2 <= cap) ks *= 2;
+  }
+  dim3 grid((unsigned)tiles, (unsigned)nbatch);
+  size_t smem = ks > 1 ? (size_t)ks * 8 * 16 * MT * sizeof(float) : 0;
+  return launch_k(qmv_mma<T, BITS, GS, U, MT>, grid, ks * 32, smem, st, (const T *)x,
+                  (const uint8_t *)w, (const T *)s, (const T *)b, (T *)y, (int)M, (int)N, (int)K,
+                  *bt);
+}
+
+// Can U groups' scales and biases be read with one load per row?
+bool scales_vec_ok(int U, int64_t G, const void *s, const void *b, const cu_qbatch *bt) {
+  if (G % U || (((uintptr_t)s | (uintptr_t)b) & (uintptr_t)(2 * U - 1))) return false;
+  for (int d = 0; d < bt->nb; d++)
+    if (bt->stride[2][d] % U || bt->stride[3][d] % U) return false;
+  return true;
+}
+
+// Kernels per (T, BITS, GS): U = 32 or 64 weight bytes per row per lane per
+// step (one 16-row tile per warp), 32 with two tiles, and U = 1 for scale
+// layouts that allow no vector loads.
+template <typename T, int BITS, int GS>
+int mma_cfg(const void *x, const void *w, const void *s, const void *b, void *y, int64_t M,
+            int64_t N, int64_t K, const cu_qbatch *bt, int64_t nbatch, cudaStream_t st) {
+  constexpr int PB = GS * BITS / 32, U32 = 32 / PB, U64 = 64 / PB;
+  const int64_t G = K / GS;
+  const int bpr = mma_bpr_cfg ? mma_bpr_cfg : 32;
+  const int mt = mma_mt_cfg ? mma_mt_cfg : 1;
+#define MMA_GO(U, T2) \
+  return launch_mma<T, BITS, GS, U, T2>(x, w, s, b, y, M, N, K, bt, nbatch, st)
+  if (bpr == 64 && mt == 1 && scales_vec_ok(U64, G, s, b, bt)) MMA_GO(U64, 1);
+  if (scales_vec_ok(U32, G, s, b, bt)) {
+    if (mt == 2) MMA_GO(U32, 2);
+    MMA_GO(U32, 1);
+  }
+  MMA_GO(1, 1);
+#undef MMA_GO
+}
+
+template <typename T, int BITS>
+int mma_gs(int gs, const void *x, const void *w, const void *s, const void *b, void *y,
+           int64_t M, int64_t N, int64_t K, const cu_qbatch *bt, int64_t nbatch,
+           cudaStream_t st) {
+  switch (gs) {
+    case 32: return mma_cfg<T, BITS, 32>(x, w, s, b, y, M, N, K, bt, nbatch, st);
+    case 64: return mma_cfg<T, BITS, 64>(x, w, s, b, y, M, N, K, bt, nbatch, st);
+    case 128: return mma_cfg<T, BITS, 128>(x, w, s, b, y, M, N, K, bt, nbatch, st);
+    default: return CU_Q_UNSUPPORTED;
+  }
+}
+
+// Tensor-core or FMA kernel, from bench_cuda_quant on an H200 (both are
+// latency bound at ~45% of copy on mid-size matrices; see the bench): the
+// tensor-core kernel wins for M >= 2 on all but small matrices (the FMA
+// kernel's work grows with M: 9% of copy at M = 8) and for tall 4-bit
+// matrices with groups of >= 64 (gate/up, lm_head: +3..6 points); the FMA
+// kernel for small matrices, 8 bits and groups of 32 at M = 1.
+bool use_mma(int bits, int gs, int64_t M, int64_t N, int64_t K) {
+  if (mma_kernel_cfg) return mma_kernel_cfg == 2;
+  if (M >= 2) return gs == 32 ? M >= 4 : (N * K >= ((int64_t)8 << 20) || M >= 6);
+  if (bits != 4) return false;
+  if (gs == 64) return N >= 8192 && N * K >= ((int64_t)48 << 20);
+  return gs == 128 && N >= 32768;
+}
+
+template <typename T> struct mma_path {
+  static int go(int, int, const void *, const void *, const void *, const void *, void *, int64_t,
+                int64_t, int64_t, const cu_qbatch *, int64_t, cudaStream_t) {
+    return CU_Q_UNSUPPORTED;
+  }
+};
+template <typename T> struct mma_half_path {
+  static int go(int bits, int gs, const void *x, const void *w, const void *s, const void *b,
+                void *y, int64_t M, int64_t N, int64_t K, const cu_qbatch *bt, int64_t nbatch,
+                cudaStream_t st) {
+    return bits == 4 ? mma_gs<T, 4>(gs, x, w, s, b, y, M, N, K, bt, nbatch, st)
+                     : mma_gs<T, 8>(gs, x, w, s, b, y, M, N, K, bt, nbatch, st);
+  }
+};
+template <> struct mma_path<__half> : mma_half_path<__half> {};
+template <> struct mma_path<__nv_bfloat16> : mma_half_path<__nv_bfloat16> {};
+
 template <typename T>
 int qmv_typed(int bits, int gs, const void *x, const void *w, const void *s, const void *b,
               void *y, int64_t M, int64_t N, int64_t K, const cu_qbatch *bt, int64_t nbatch,
@@ -540,6 +1073,10 @@ int qmv_typed(int bits, int gs, const void *x, const void *w, const void *s, con
   for (int d = 0; d < bt->nb; d++)
     aligned = aligned && (bt->stride[0][d] * (int64_t)sizeof(T)) % 16 == 0 &&
               (bt->stride[1][d] * 4) % 16 == 0;
+  if ((bits == 4 || bits == 8) && aligned && use_mma(bits, gs, M, N, K)) {
+    int e = mma_path<T>::go(bits, gs, x, w, s, b, y, M, N, K, bt, nbatch, st);
+    if (e != CU_Q_UNSUPPORTED) return e;
+  }
   if ((bits == 4 || bits == 8) && aligned) {
     int gb = gs * bits / 8, shift = 0;
     while ((1 << shift) < gb) shift++;
@@ -576,6 +1113,23 @@ int deq_out(mx_dtype ot, int bits, int gs, const void *w, const void *s, const v
   }
 }
 
+template <typename T, int TYPE>
+int launch_gguf_mma(const void *x, const void *w, void *y, int64_t M, int64_t N, int64_t K,
+                    int64_t rb, cudaStream_t st) {
+  constexpr int P = TYPE == 2 ? 4 : 2;
+  const int64_t tiles = (N + 15) / 16, steps = (K / 64 + P - 1) / P;
+  int ks = mma_ks_cfg;
+  if (!ks) {
+    int64_t want = ((int64_t)sm_count() * 16 + tiles - 1) / tiles;
+    int64_t cap = steps / 2 < 1 ? 1 : steps / 2;
+    ks = 1;
+    while (ks < 16 && ks < want && ks * 2 <= cap) ks *= 2;
+  }
+  size_t smem = ks > 1 ? (size_t)ks * 8 * 16 * sizeof(float) : 0;
+  return launch_k(gguf_mma<T, TYPE, P>, dim3((unsigned)tiles), ks * 32, smem, st, (const T *)x,
+                  (const uint8_t *)w, (T *)y, (int)M, (int)N, (int)K, rb);
+}
+
 template <typename T, int TYPE, int M>
 int launch_gguf(const void *x, const void *w, void *y, int64_t N, int64_t K, int64_t rb,
                 cudaStream_t st) {
@@ -599,9 +1153,32 @@ int gguf_by_m(int64_t M, const void *x, const void *w, void *y, int64_t N, int64
   return CU_Q_UNSUPPORTED;
 }
 
+template <typename T> struct gguf_mma_path {
+  static int go(int type, const void *x, const void *w, void *y, int64_t M, int64_t N, int64_t K,
+                int64_t rb, cudaStream_t st) {
+    return type == 2 ? launch_gguf_mma<T, 2>(x, w, y, M, N, K, rb, st)
+                     : launch_gguf_mma<T, 8>(x, w, y, M, N, K, rb, st);
+  }
+};
+template <> struct gguf_mma_path<float> {
+  static int go(int, const void *, const void *, void *, int64_t, int64_t, int64_t, int64_t,
+                cudaStream_t) {
+    return CU_Q_UNSUPPORTED;
+  }
+};
+
 template <typename T>
 int gguf_typed(int type, const void *x, const void *w, void *y, int64_t M, int64_t N, int64_t K,
                int64_t rb, cudaStream_t st) {
+  // Measured (H200): the tensor-core kernel is 2-3x slower for Q4_0 (its
+  // 18-byte blocks cost five 4-byte loads per lane and pair) and wins for
+  // large Q8_0 matrices only.
+  const bool mma = mma_kernel_cfg ? mma_kernel_cfg == 2
+                                  : type == 8 && N * K >= ((int64_t)48 << 20);
+  if (mma) {
+    int e = gguf_mma_path<T>::go(type, x, w, y, M, N, K, rb, st);
+    if (e != CU_Q_UNSUPPORTED) return e;
+  }
   return type == 2 ? gguf_by_m<T, 2>(M, x, w, y, N, K, rb, st)
                    : gguf_by_m<T, 8>(M, x, w, y, N, K, rb, st);
 }
@@ -631,6 +1208,51 @@ int gguf_deq_typed(mx_dtype ot, const void *w, void *out, int64_t N, int64_t K, 
 
 extern "C" void cu_qmv_set_warps(int nw) {
   forced_warps = nw >= 1 && nw <= MAX_WARPS ? nw : 0;
+}
+
+extern "C" void cu_qmv_set_pdl(int on) { pdl_cfg = on ? 1 : 0; }
+
+extern "C" void cu_qmv_set_config(int kernel, int ks, int bpr, int mt) {
+  mma_kernel_cfg = kernel == 1 || kernel == 2 ? kernel : 0;
+  mma_ks_cfg = ks >= 1 && ks <= 16 ? ks : 0;
+  mma_bpr_cfg = bpr == 32 || bpr == 64 ? bpr : 0;
+  mma_mt_cfg = mt == 1 || mt == 2 ? mt : 0;
+}
+
+namespace {
+__global__ void null_kernel(int *p) {
+  if (p && threadIdx.x == 1u << 30) *p = 0;
+}
+
+// Streams `n16` 16-byte words and folds them into one word per block: the
+// read-only bandwidth of a kernel of this size (launch, ramp-up and tail
+// included), the ceiling a GEMV over as many bytes can hope for.
+__global__ void __launch_bounds__(256) read_kernel(const uint4 *__restrict__ p, int64_t n16,
+                                                   uint32_t *out) {
+  uint32_t a = 0;
+  int64_t i = blockIdx.x * (int64_t)blockDim.x + threadIdx.x, step = (int64_t)gridDim.x * blockDim.x;
+  for (; i + 3 * step < n16; i += 4 * step) {
+    uint4 v0 = ld_stream16(p + i), v1 = ld_stream16(p + i + step), v2 = ld_stream16(p + i + 2 * step),
+          v3 = ld_stream16(p + i + 3 * step);
+    a ^= v0.x ^ v1.y ^ v2.z ^ v3.w;
+  }
+  for (; i < n16; i += step) a ^= ld_stream16(p + i).x;
+  if (a == 0x9e3779b9u) out[blockIdx.x] = a;
+}
+}  // namespace
+
+extern "C" int cu_q_null_launch(void *stream) {
+  null_kernel<<<1, 32, 0, (cudaStream_t)stream>>>(NULL);
+  return (int)cudaGetLastError();
+}
+
+extern "C" int cu_q_read(const void *p, int64_t bytes, void *scratch, void *stream) {
+  int64_t n16 = bytes / 16;
+  int64_t blocks = (n16 + 256 * 4 - 1) / (256 * 4);
+  int64_t cap = (int64_t)sm_count() * 8;
+  read_kernel<<<(unsigned)(blocks < 1 ? 1 : blocks > cap ? cap : blocks), 256, 0,
+                (cudaStream_t)stream>>>((const uint4 *)p, n16, (uint32_t *)scratch);
+  return (int)cudaGetLastError();
 }
 
 extern "C" int cu_qmv(mx_dtype t, int bits, int gs, const void *x, const void *w,

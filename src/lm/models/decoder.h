@@ -7,10 +7,12 @@
  *     mlx-lm's Llama-like models (pre-norm attention, then a pre-norm
  *     feed-forward, each added to the residual stream);
  *   - lm_attn (attention.c): grouped-query attention with q/k/v projections
- *     (or one fused qkv_proj), optional per-head q/k RMSNorms, rope, the KV
- *     cache, sdpa and the output projection;
+ *     (one fused qkv_proj, or separate ones concatenated into one at load
+ *     when their weights allow), optional per-head q/k RMSNorms, rope, the
+ *     KV cache, sdpa and the output projection;
  *   - lm_mlp / lm_sparse_moe (feed_forward.c): the gated MLP (SwiGLU or
- *     another activation; gate and up separate or fused) and the routed
+ *     another activation; gate and up fused, in the file or at load, or
+ *     separate) and the routed
  *     mixture of SwiGLU experts.
  *
  * An architecture whose struct starts with an lm_dec can use the lm_dec_*
@@ -34,6 +36,28 @@
 
 struct lm_dec;
 
+/* Row-wise concatenation of n (<= 8) linears that share one input (q/k/v,
+ * gate/up) into dst, done and evaluated now: one matmul instead of n, each
+ * output row computed from its own weights, scales and biases. The parts
+ * become views of their rows of dst (no extra memory), so callers can
+ * still run them separately: a single-row input (a decode step) gives the
+ * same bits through dst as through the parts, but BLAS's GEMM kernels for
+ * several rows pick their blocking by the number of output columns, so a
+ * multi-row input keeps the separate matmuls (and their exact results).
+ * When the parts differ in form (dense / quantized / GGUF), dtype,
+ * quantization, input size or bias, dst stays zeroed and the parts
+ * untouched; an error is returned only when fusing failed (layers.c). */
+mx_status lm_linear_fuse(lm_linear *dst, lm_linear *parts, int n);
+/* False when MLXC_FUSE=0: models then load and run the graph they did
+ * before fusion (separate projections, the sigmoid / multiply chain), for
+ * A/B comparisons of node counts, speed and bits. */
+bool lm_fuse_enabled(void);
+
+/* silu(x[..., :F]) * x[..., F:] of x (..., 2F) as one node, bit-identical
+ * to sigmoid / multiply / multiply on the two slices (src/ops/fast_silu_mul.c;
+ * mx_fast_silu_mul is the public two-input form). */
+mx_array fast_silu_mul_halves(mx_array x);
+
 /* ------------------------------------------------------------ attention */
 
 typedef struct lm_attn_opts {
@@ -50,7 +74,9 @@ typedef struct lm_attn {
   int64_t heads, kv_heads, head_dim;
   float eps, scale;
   lm_linear q, k, v, o; /* q (Hq*Dh, D), k and v (Hkv*Dh, D), o (D, Hq*Dh) */
-  lm_linear qkv;        /* fused_qkv: ((Hq + 2 Hkv) Dh, D) instead of q, k, v */
+  /* ((Hq + 2 Hkv) Dh, D): the file's qkv_proj (q, k, v unused), or q, k, v
+   * concatenated at load (q, k, v then views of its rows). */
+  lm_linear qkv;
   mx_array q_norm, k_norm; /* (Dh) or NULL */
   const lm_rope *rope;     /* borrowed from the model */
 } lm_attn;
@@ -79,6 +105,8 @@ typedef struct lm_mlp_opts {
 
 typedef struct lm_mlp {
   lm_linear gate, up, down; /* gate (F, D) or fused (2F, D); up (F, D); down (D, F) */
+  lm_linear gate_up;        /* gate and up concatenated at load (2F, D), or unused;
+                             * gate and up are then views of its rows */
   bool fused;
   lm_act_fn act;
 } lm_mlp;

@@ -1,21 +1,19 @@
 /* feed_forward.c — the feed-forward halves of the decoder blocks
  * (decoder.h): mlx-lm's gated MLP (down(act(gate(x)) * up(x)), SwiGLU when
  * act is silu) and the sparse mixture of SwiGLU experts behind a top-k
- * router (Mixtral's SparseMoeBlock, Qwen3-MoE's), on moe.h's pieces. */
+ * router (Mixtral's SparseMoeBlock, Qwen3-MoE's), on moe.h's pieces.
+ *
+ * Separate gate and up projections are concatenated at load when their
+ * weights allow, and SwiGLU's silu(gate) * up is one node (fast_silu_mul):
+ * for one token, one matmul and one node reading both halves of its output
+ * (two graph nodes instead of five) with the same bits; several tokens keep
+ * the two matmuls (see lm_linear_fuse) and the one node. */
 #include <stdio.h>
 
 #include "../../core/core.h"
 #include "decoder.h"
+#include "mlxc/fast.h"
 #include "mlxc/ops.h"
-
-/* silu(gate) * up */
-static mx_array swiglu(mx_array gate, mx_array up) {
-  mx_array s = mx_sigmoid(gate);
-  mx_array g = mx_multiply(gate, s); /* silu */
-  SET(g, mx_multiply(g, up));
-  mx_array_free(s);
-  return g;
-}
 
 static const lm_mlp_opts default_mlp = {"mlp.gate_proj", "mlp.up_proj", "mlp.down_proj", false,
                                         NULL};
@@ -34,11 +32,30 @@ mx_status lm_mlp_load(lm_mlp *m, lm_weights *w, const lm_quant_cfg *q, const cha
     if ((st = lm_linear_load(w, q, n, o->bias, F, D, &m->up))) return st;
   }
   snprintf(n, sizeof n, "%s.%s", prefix, o->down);
-  return lm_linear_load(w, q, n, o->bias, D, F, &m->down);
+  if ((st = lm_linear_load(w, q, n, o->bias, D, F, &m->down))) return st;
+  /* Only SwiGLU gains: another activation would need the halves as two
+   * slice nodes again. */
+  if (!m->fused && !m->act) {
+    lm_linear parts[2] = {m->gate, m->up};
+    if ((st = lm_linear_fuse(&m->gate_up, parts, 2))) return st;
+    m->gate = parts[0], m->up = parts[1];
+  }
+  return MX_OK;
 }
 
 mx_array lm_mlp_apply(const lm_mlp *m, mx_array x) {
   mx_array g, u;
+  /* gate_up (fused at load) serves one token; see lm_linear_fuse. */
+  const lm_linear *gu_lin = m->fused                                     ? &m->gate
+                            : m->gate_up.w && mx_array_size(x) == m->gate_up.in ? &m->gate_up
+                                                                         : NULL;
+  if (gu_lin && !m->act && lm_fuse_enabled()) {
+    mx_array gu = lm_linear_apply(gu_lin, x); /* (B, L, 2F) */
+    mx_array h = fast_silu_mul_halves(gu);      /* (B, L, F) */
+    mx_array_free(gu);
+    SET(h, lm_linear_apply(&m->down, h)); /* (B, L, D) */
+    return h;
+  }
   if (m->fused) {
     mx_array gu = lm_linear_apply(&m->gate, x); /* (B, L, 2F) */
     mx_array p[2] = {NULL, NULL};
@@ -56,8 +73,13 @@ mx_array lm_mlp_apply(const lm_mlp *m, mx_array x) {
   if (m->act) {
     h = m->act(g);
     SET(h, mx_multiply(h, u));
-  } else {
-    h = swiglu(g, u);
+  } else if (lm_fuse_enabled()) {
+    h = mx_fast_silu_mul(g, u);
+  } else { /* the graph before fusion */
+    mx_array s = mx_sigmoid(g);
+    h = mx_multiply(g, s);
+    SET(h, mx_multiply(h, u));
+    mx_array_free(s);
   }
   mx_array_free(g);
   mx_array_free(u);
@@ -68,11 +90,15 @@ mx_array lm_mlp_apply(const lm_mlp *m, mx_array x) {
 void lm_mlp_free(lm_mlp *m) {
   lm_linear_free(&m->gate);
   lm_linear_free(&m->up);
+  lm_linear_free(&m->gate_up);
   lm_linear_free(&m->down);
 }
 
 uint64_t lm_mlp_nbytes(const lm_mlp *m) {
-  return lm_linear_nbytes(&m->gate) + lm_linear_nbytes(&m->up) + lm_linear_nbytes(&m->down);
+  /* gate and up are views of gate_up when it is there */
+  uint64_t gu = m->gate_up.w ? lm_linear_nbytes(&m->gate_up)
+                             : lm_linear_nbytes(&m->gate) + lm_linear_nbytes(&m->up);
+  return gu + lm_linear_nbytes(&m->down);
 }
 
 mx_status lm_sparse_moe_load(lm_sparse_moe *m, lm_weights *w, const lm_quant_cfg *q,
