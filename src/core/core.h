@@ -138,6 +138,9 @@ int64_t gpu_fallback_count(void);
 void gpu_note_fallback(void);
 void exec_set_gpu(bool on);
 
+/* Seconds on a monotonic clock (clock.c), for timings. */
+double monotonic_seconds(void);
+
 /* ------------------------------------------------------------ arrays */
 
 enum { ARRAY_PENDING = 0, ARRAY_SCHEDULED = 1, ARRAY_EVALUATED = 2 };

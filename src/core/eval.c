@@ -14,7 +14,6 @@
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
-#include <time.h>
 
 #include "core.h"
 
@@ -63,12 +62,6 @@ static bool profile_on(void) {
   static int on = -1;
   if (on < 0) on = getenv("MLXC_PROFILE") != NULL;
   return on;
-}
-
-static double now_seconds(void) {
-  struct timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
 }
 
 static int prof_cmp(const void *a, const void *b) {
@@ -132,7 +125,7 @@ static mx_status run_node(mx_array a) {
   if (!k)
     return set_error(MX_ERR_UNSUPPORTED, "%s: no CPU kernel in this build", a->prim->name);
   const mx_primitive *prim = a->prim;
-  double t0 = profile_on() ? now_seconds() : 0;
+  double t0 = profile_on() ? monotonic_seconds() : 0;
   for (int i = 0; i < a->nin; i++) {
     mx_buffer *b = a->inputs[i]->buf;
     mx_status st = !b ? MX_OK : gpu ? buffer_to_device(b) : buffer_to_host(b);
@@ -156,7 +149,7 @@ static mx_status run_node(mx_array a) {
                      a->prim->name);
   atomic_store(&a->state, ARRAY_EVALUATED);
   array_detach(a);
-  if (t0 > 0) profile_add(prim, now_seconds() - t0);
+  if (t0 > 0) profile_add(prim, monotonic_seconds() - t0);
   return MX_OK;
 }
 
@@ -211,7 +204,7 @@ static mx_status run_order(mx_array *nodes, size_t n) {
  * pushes to keep one vector type. */
 static mx_status eval_locked(const mx_array *outs, size_t n) {
   uint64_t mark = ++eval_epoch;
-  double t_order = profile_on() ? now_seconds() : 0;
+  double t_order = profile_on() ? monotonic_seconds() : 0;
   vec order = {0}, stack = {0};
   mx_status st = MX_OK;
   size_t *next = NULL, next_cap = 0;
@@ -258,7 +251,7 @@ static mx_status eval_locked(const mx_array *outs, size_t n) {
   }
   free(stack.v);
   free(next);
-  if (profile_on()) prof_order_sec += now_seconds() - t_order;
+  if (profile_on()) prof_order_sec += monotonic_seconds() - t_order;
   if (st == MX_OK) st = run_order(order.v, order.len);
   free(order.v);
   return st;

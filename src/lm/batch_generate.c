@@ -120,7 +120,7 @@ mx_status mx_lm_generate_batch(const mx_lm_model *m, const int32_t *const *promp
   mx_lm_cache *c = lm_cache_make(m, p.cache_params);
   mx_array y = NULL, ny = NULL;
   int64_t ntok = 0;
-  double t0 = lm_now(), t1 = t0, prompt_time = 0;
+  double t0 = monotonic_seconds(), t1 = t0, prompt_time = 0;
   if (!pad || !host || !rows || !c) {
     st = c ? set_error(MX_ERR_OOM, "batch generate: out of memory") : mx_last_error_code();
     goto out;
@@ -188,7 +188,7 @@ mx_status mx_lm_generate_batch(const mx_lm_model *m, const int32_t *const *promp
     }
     if ((st = mx_eval(&y, 1))) goto out;
     if (i == 0) {
-      t1 = lm_now();
+      t1 = monotonic_seconds();
       prompt_time = t1 - t0;
       if (p.progress) p.progress(p.user, (int64_t)Lmax, (int64_t)Lmax);
     }
@@ -236,7 +236,7 @@ out:
   mx_array_free(y);
   mx_array_free(ny);
   if (stats) {
-    double t2 = lm_now();
+    double t2 = monotonic_seconds();
     stats->prompt_tokens = (int64_t)total;
     stats->prompt_tps = prompt_time > 0 ? (double)total / prompt_time : 0;
     stats->generation_tokens = ntok;

@@ -7,18 +7,11 @@
 #include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include "../core/core.h"
 #include "lm_generate.h"
 #include "mlxc/memory.h"
 #include "mlxc/ops.h"
-
-double lm_now(void) {
-  struct timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
 
 mx_lm_cache *lm_cache_make(const mx_lm_model *m, const mx_lm_cache_params *cp) {
   return cp ? mx_lm_cache_new_ex(m, cp) : mx_lm_cache_new(m);
@@ -174,7 +167,7 @@ static mx_status plain(lm_gen *g, const int32_t *prompt, size_t n, mx_lm_cache *
   mx_status st = MX_OK;
   mx_array y = NULL, lp = NULL, ny = NULL, nlp = NULL;
   g->finish = MX_LM_FINISH_LENGTH;
-  double t0 = lm_now(), t1 = t0, prompt_time = 0;
+  double t0 = monotonic_seconds(), t1 = t0, prompt_time = 0;
   if (p->progress) p->progress(p->user, 0, (int64_t)n);
   if ((st = lm_prefill(g->m, cache, prompt, n - 1, p, n))) goto out;
   {
@@ -207,7 +200,7 @@ static mx_status plain(lm_gen *g, const int32_t *prompt, size_t n, mx_lm_cache *
     }
     if (i == 0) {
       if ((st = mx_array_wait(y))) goto out;
-      t1 = lm_now();
+      t1 = monotonic_seconds();
       prompt_time = t1 - t0;
       if (p->progress) p->progress(p->user, (int64_t)n, (int64_t)n);
     }
@@ -241,7 +234,7 @@ out:
   mx_array_free(lp);
   mx_array_free(ny);
   mx_array_free(nlp);
-  double t2 = lm_now();
+  double t2 = monotonic_seconds();
   stats->prompt_tokens = (int64_t)n;
   stats->prompt_tps = prompt_time > 0 ? (double)n / prompt_time : 0;
   stats->generation_tps = t2 > t1 && g->ntok ? (double)g->ntok / (t2 - t1) : 0;

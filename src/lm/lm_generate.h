@@ -54,7 +54,6 @@ mx_status lm_prefill(const mx_lm_model *m, mx_lm_cache *c, const int32_t *ids, s
 mx_array lm_log_softmax(mx_array logits);
 /* Makes the cache for params (cache_params when given). */
 mx_lm_cache *lm_cache_make(const mx_lm_model *m, const mx_lm_cache_params *cp);
-double lm_now(void);
 
 /* Speculative decoding (speculative.c): the prompt is prefilled into both
  * caches, then every round the draft proposes and the model verifies. */

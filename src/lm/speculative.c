@@ -164,7 +164,7 @@ mx_status lm_speculative(lm_gen *g, const int32_t *prompt, size_t n, mx_lm_cache
   mx_status st = MX_OK;
   mx_array lp = NULL;
   g->finish = MX_LM_FINISH_LENGTH;
-  double t0 = lm_now(), t1 = t0;
+  double t0 = monotonic_seconds(), t1 = t0;
   bool first = true;
   if (p->progress) p->progress(p->user, 0, (int64_t)n);
   mx_lm_generate_params quiet = *p;
@@ -187,7 +187,7 @@ mx_status lm_speculative(lm_gen *g, const int32_t *prompt, size_t n, mx_lm_cache
     if ((st = verify(g, cache, ids, (size_t)nd + 1, drafts, (size_t)nd, toks, &lp))) goto out;
     if (first) {
       first = false;
-      t1 = lm_now();
+      t1 = monotonic_seconds();
       stats->prompt_tps = t1 > t0 ? (double)n / (t1 - t0) : 0;
       if (p->progress) p->progress(p->user, (int64_t)n, (int64_t)n);
     }
@@ -230,7 +230,7 @@ out:
   mx_array_free(lp);
   free(buf);
   if (own_draft) mx_lm_cache_free(draft_cache);
-  double t2 = lm_now();
+  double t2 = monotonic_seconds();
   stats->prompt_tokens = (int64_t)n;
   stats->generation_tps = t2 > t1 && g->ntok ? (double)g->ntok / (t2 - t1) : 0;
   return st;

@@ -1,7 +1,7 @@
 /* cuda_fast_ops.c — GPU kernels of the fast family (see cuda_table.h):
  * rms_norm / layer_norm ("fast_norm"), rope ("fast_rope") and attention
  * ("scaled_dot_product_attention"), silu(a) * b ("fast_silu_mul", from
- * src/ops/fast_silu_mul.c) and, as a view, "as_strided" of a dense input.
+ * src/ops/fast_silu_mul.c).
  * The primitives and their params are the
  * CPU path's (src/ops/fast.c, src/backend/cpu/fast.h); what the GPU kernels
  * (fast.cu) do not cover runs there through cuda_fallback_cpu:
@@ -223,19 +223,10 @@ static mx_status gpu_fast_silu_mul(mx_array out, mx_array const *in, int nin,
   return cuda_check(cu_fast_silu_mul(&g, cuda_stream()), "silu_mul");
 }
 
-/* as_strided of a dense input is a view on any device (the CPU kernel only
- * sets strides); the attention's q/k/v views of its fused projection are
- * these. A strided input needs the CPU's dense copy first. */
-static mx_status gpu_as_strided(mx_array out, mx_array const *in, int nin, const void *params) {
-  if (in[0]->row_contiguous) return cpu_as_strided(out, in, nin, params);
-  return cuda_fallback_cpu(out, in, nin, params);
-}
-
 const cuda_kernel_entry cuda_fast_kernels[] = {
     {"fast_norm", gpu_fast_norm},
     {"fast_rope", gpu_fast_rope},
     {"scaled_dot_product_attention", gpu_fast_sdpa},
     {"fast_silu_mul", gpu_fast_silu_mul},
-    {"as_strided", gpu_as_strided},
     {NULL, NULL},
 };

@@ -38,7 +38,6 @@
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
-#include <time.h>
 
 #include "cuda_backend.h"
 
@@ -84,11 +83,7 @@ static struct {
   double end_sec, update_sec, instantiate_sec, launch_sec; /* host time in each call */
 } stats;
 
-static double now_sec(void) {
-  struct timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
+
 
 static bool graphs_enabled(void) {
   static int on = -1;
@@ -163,9 +158,9 @@ static mx_status begin_recording(chunk_entry *e) {
 static mx_status end_recording(void) {
   cudaStream_t s = (cudaStream_t)cuda_stream();
   cudaGraph_t g = NULL;
-  double t0 = now_sec();
+  double t0 = monotonic_seconds();
   cudaError_t err = cudaStreamEndCapture(s, &g);
-  double t1 = now_sec();
+  double t1 = monotonic_seconds();
   stats.end_sec += t1 - t0;
   atomic_store(&recording, false);
   chunk_entry *e = rec_entry;
@@ -191,7 +186,7 @@ static mx_status end_recording(void) {
   if (keep && e->exec) {
     cudaGraphExecUpdateResultInfo info;
     cudaError_t ue = cudaGraphExecUpdate(e->exec, g, &info);
-    stats.update_sec += now_sec() - t1;
+    stats.update_sec += monotonic_seconds() - t1;
     if (ue == cudaSuccess) {
       exec = e->exec;
       stats.replayed++;
@@ -204,9 +199,9 @@ static mx_status end_recording(void) {
     }
   }
   if (!exec) {
-    double ti = now_sec();
+    double ti = monotonic_seconds();
     err = cudaGraphInstantiate(&exec, g, 0);
-    stats.instantiate_sec += now_sec() - ti;
+    stats.instantiate_sec += monotonic_seconds() - ti;
     if (err != cudaSuccess) {
       cudaGraphDestroy(g);
       if (e) e->fails = MAX_FAILS;
@@ -216,9 +211,9 @@ static mx_status end_recording(void) {
     stats.instantiated++;
     if (keep) e->exec = exec;
   }
-  double tl = now_sec();
+  double tl = monotonic_seconds();
   st = cuda_check(cudaGraphLaunch(exec, s), "launching a CUDA graph");
-  stats.launch_sec += now_sec() - tl;
+  stats.launch_sec += monotonic_seconds() - tl;
   if (!keep) cudaGraphExecDestroy(exec); /* freed once it has run */
   cudaGraphDestroy(g);
   cuda_staging_after_launch();

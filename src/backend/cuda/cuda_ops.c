@@ -169,6 +169,14 @@ static mx_status gpu_reshape(mx_array out, mx_array const *in, int nin, const vo
                     "reshape");
 }
 
+/* as_strided of a dense input is a view on any device (the CPU kernel only
+ * sets strides); the attention's q/k/v views of its fused projection are
+ * these. A strided input needs the CPU's dense copy first. */
+static mx_status gpu_as_strided(mx_array out, mx_array const *in, int nin, const void *params) {
+  if (in[0]->row_contiguous) return cpu_as_strided(out, in, nin, params);
+  return cuda_fallback_cpu(out, in, nin, params);
+}
+
 /* ---- the table ---- */
 
 mx_status gpu_matmul(mx_array out, mx_array const *in, int nin, const void *params);
@@ -207,6 +215,7 @@ static const cuda_kernel_entry core_kernels[] = {
     {"reshape", gpu_reshape},
     /* Pure views: the CPU kernels only set strides, on any device. */
     {"transpose", cpu_transpose},
+    {"as_strided", gpu_as_strided},
     {"broadcast_to", cpu_broadcast},
     {"matmul", gpu_matmul},
     {NULL, NULL},
