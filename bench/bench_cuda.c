@@ -18,21 +18,6 @@
 
 static const mx_device cpu = {MX_CPU, 0}, gpu = {MX_GPU, 0};
 
-/* Seconds per call of fn(ctx), best of reps after a warm-up, GPU synced. */
-static double time_best(void (*fn)(void *), void *ctx, int reps) {
-  fn(ctx);
-  mx_synchronize((mx_stream){gpu, 0});
-  double best = 1e30;
-  for (int r = 0; r < reps; r++) {
-    double t0 = now_sec();
-    fn(ctx);
-    mx_synchronize((mx_stream){gpu, 0});
-    double t = now_sec() - t0;
-    if (t < best) best = t;
-  }
-  return best;
-}
-
 typedef struct op_ctx {
   mx_array a, b;
 } op_ctx;
@@ -67,12 +52,7 @@ static void run_decode(void *p) {
 }
 
 int main(int argc, char **argv) {
-  if (!mx_device_is_available(MX_GPU)) {
-    mx_set_default_device(gpu);
-    printf("bench_cuda: no usable GPU (%s)\n", mx_last_error());
-    return 0;
-  }
-  mx_set_default_device(gpu);
+  if (!bench_gpu_start("bench_cuda")) return 0;
   double copy_gbs = cuda_copy_gbs(); /* the roofline */
   printf("device-to-device copy: %.0f GB/s (read + write) — the roofline below\n", copy_gbs);
   /* Elementwise add of 256M floats: 3 x 1 GiB of traffic. */
@@ -82,7 +62,7 @@ int main(int argc, char **argv) {
   c.b = mx_random_uniform(0, 1, &n, 1, MX_FLOAT32, key);
   mx_eval1(c.a);
   mx_eval1(c.b);
-  double t = time_best(run_add, &c, 10);
+  double t = gpu_time_best(run_add, &c, 1, 10);
   double add_gbs = 3.0 * 4.0 * (double)n / t / 1e9;
   printf("mx_add f32 (2^28): %.0f GB/s = %.0f%% of the copy roofline\n", add_gbs,
          copy_gbs > 0 ? 100.0 * add_gbs / copy_gbs : 0.0);
@@ -94,7 +74,7 @@ int main(int argc, char **argv) {
   g.b = mx_random_uniform(-1, 1, s, 2, MX_BFLOAT16, key);
   mx_eval1(g.a);
   mx_eval1(g.b);
-  t = time_best(run_matmul, &g, 5);
+  t = gpu_time_best(run_matmul, &g, 1, 5);
   printf("mx_matmul bf16 8192^3: %.0f TFLOP/s\n", 2.0 * 8192.0 * 8192.0 * 8192.0 / t / 1e12);
   mx_array_free(g.a);
   mx_array_free(g.b);
@@ -110,7 +90,7 @@ int main(int argc, char **argv) {
       return 0;
     }
     int64_t f0 = gpu_fallback_count();
-    tps[k] = l.n / time_best(run_decode, &l, 3);
+    tps[k] = l.n / gpu_time_best(run_decode, &l, 1, 3);
     if (k) printf("stories260K decode: %lld nodes per run fell back to the CPU\n",
                   (long long)(gpu_fallback_count() - f0) / 4);
     mx_lm_free(l.m);

@@ -26,52 +26,21 @@ typedef struct raw_bufs {
   void *q, *k, *v, *o, *scratch;
 } raw_bufs;
 
+typedef struct raw_launch {
+  const void *args; /* cu_sdpa_args, cu_norm_args or cu_rope_args */
+  void *scratch;
+} raw_launch;
+
+static void launch_sdpa(void *p, void *st) {
+  const raw_launch *r = p;
+  cu_fast_sdpa(r->args, r->scratch, st);
+}
+static void launch_norm(void *p, void *st) { cu_fast_norm(((const raw_launch *)p)->args, st); }
+static void launch_rope(void *p, void *st) { cu_fast_rope(((const raw_launch *)p)->args, st); }
+
 static double raw_sdpa_us(const cu_sdpa_args *a, void *scratch, cudaStream_t st, int n) {
-  cudaEvent_t e0, e1;
-  cudaEventCreate(&e0);
-  cudaEventCreate(&e1);
-  cu_fast_sdpa(a, scratch, st);
-  cudaEventRecord(e0, st);
-  for (int i = 0; i < n; i++) cu_fast_sdpa(a, scratch, st);
-  cudaEventRecord(e1, st);
-  cudaEventSynchronize(e1);
-  float ms = 0;
-  cudaEventElapsedTime(&ms, e0, e1);
-  cudaEventDestroy(e0);
-  cudaEventDestroy(e1);
-  return 1e3 * ms / n;
-}
-
-static double raw_norm_us(const cu_norm_args *a, cudaStream_t st, int n) {
-  cudaEvent_t e0, e1;
-  cudaEventCreate(&e0);
-  cudaEventCreate(&e1);
-  cu_fast_norm(a, st);
-  cudaEventRecord(e0, st);
-  for (int i = 0; i < n; i++) cu_fast_norm(a, st);
-  cudaEventRecord(e1, st);
-  cudaEventSynchronize(e1);
-  float ms = 0;
-  cudaEventElapsedTime(&ms, e0, e1);
-  cudaEventDestroy(e0);
-  cudaEventDestroy(e1);
-  return 1e3 * ms / n;
-}
-
-static double raw_rope_us(const cu_rope_args *a, cudaStream_t st, int n) {
-  cudaEvent_t e0, e1;
-  cudaEventCreate(&e0);
-  cudaEventCreate(&e1);
-  cu_fast_rope(a, st);
-  cudaEventRecord(e0, st);
-  for (int i = 0; i < n; i++) cu_fast_rope(a, st);
-  cudaEventRecord(e1, st);
-  cudaEventSynchronize(e1);
-  float ms = 0;
-  cudaEventElapsedTime(&ms, e0, e1);
-  cudaEventDestroy(e0);
-  cudaEventDestroy(e1);
-  return 1e3 * ms / n;
+  raw_launch r = {a, scratch};
+  return cuda_events_us(launch_sdpa, &r, st, n);
 }
 
 static void raw_kernels(double copy_gbs) {
@@ -132,7 +101,7 @@ static void raw_kernels(double copy_gbs) {
     a.out = b3, a.x = b0, a.w = b1, a.w_stride = 1;
     a.rows = 4096, a.D = 4096, a.outer_nd = 1, a.shape[0] = 4096, a.strides[0] = 4096;
     a.x_stride = 1, a.vec = 1, a.eps = 1e-6f;
-    double us = raw_norm_us(&a, st, 50);
+    double us = cuda_events_us(launch_norm, &(raw_launch){&a, NULL}, st, 50);
     double gbs = 2.0 * 4096 * 4096 * 2 / us / 1e3;
     printf("  kernel only: rms_norm bf16 4096x4096: %.1f us, %.0f GB/s = %.0f%% of copy\n", us, gbs,
            copy_gbs > 0 ? 100 * gbs / copy_gbs : 0);
@@ -146,7 +115,7 @@ static void raw_kernels(double copy_gbs) {
     memcpy(a.shape, sh, sizeof sh);
     memcpy(a.strides, sr, sizeof sr);
     a.dims = 128, a.scale = 1.0f, a.coef = 9.2103404f / 64, a.offset = 1234;
-    double us = raw_rope_us(&a, st, 50);
+    double us = cuda_events_us(launch_rope, &(raw_launch){&a, NULL}, st, 50);
     double gbs = 2.0 * 2048 * 32 * 128 * 2 / us / 1e3;
     printf("  kernel only: rope bf16 (1,32,2048,128) transposed: %.1f us, %.0f GB/s = %.0f%% of copy\n",
            us, gbs, copy_gbs > 0 ? 100 * gbs / copy_gbs : 0);
@@ -161,14 +130,13 @@ static void raw_kernels(double copy_gbs) {
 }
 #endif
 
-static const mx_device cpu = {MX_CPU, 0}, gpu = {MX_GPU, 0};
-
 typedef struct bctx {
   mx_array a, b, c, w;
   int kind; /* 0 sdpa none, 1 sdpa causal, 2 rms_norm, 3 rope */
 } bctx;
 
-static void run_once(bctx *c) {
+static void run_once(void *p) {
+  const bctx *c = p;
   mx_array r = NULL;
   switch (c->kind) {
     case 0:
@@ -184,20 +152,11 @@ static void run_once(bctx *c) {
   mx_array_free(r);
 }
 
-/* Seconds per call: best over reps of (n calls, one sync) / n. */
+/* Seconds per call (gpu_time_best), counting the nodes that fell back. */
 static int64_t timed_fallbacks;
 static double time_per_call(bctx *c, int n, int reps) {
   int64_t f0 = gpu_fallback_count();
-  run_once(c);
-  mx_synchronize((mx_stream){gpu, 0});
-  double best = 1e30;
-  for (int r = 0; r < reps; r++) {
-    double t0 = now_sec();
-    for (int i = 0; i < n; i++) run_once(c);
-    mx_synchronize((mx_stream){gpu, 0});
-    double t = (now_sec() - t0) / n;
-    if (t < best) best = t;
-  }
+  double best = gpu_time_best(run_once, c, n, reps);
   timed_fallbacks += gpu_fallback_count() - f0;
   return best;
 }
@@ -211,12 +170,7 @@ static mx_array randn(const int64_t *shape, int nd, mx_dtype t, uint64_t seed) {
 }
 
 int main(void) {
-  if (!mx_device_is_available(MX_GPU)) {
-    mx_set_default_device(gpu);
-    printf("bench_cuda_fast: no usable GPU (%s)\n", mx_last_error());
-    return 0;
-  }
-  mx_set_default_device(gpu);
+  if (!bench_gpu_start("bench_cuda_fast")) return 0;
   double copy_gbs = cuda_copy_gbs();
   printf("device-to-device copy: %.0f GB/s (read + write), the roofline below\n", copy_gbs);
 #ifdef MLXC_HAVE_CUDA
@@ -307,6 +261,5 @@ int main(void) {
     }
   printf("nodes that fell back to the CPU during the timed runs: %lld\n",
          (long long)timed_fallbacks);
-  (void)cpu;
   return 0;
 }

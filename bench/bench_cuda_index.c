@@ -8,6 +8,7 @@
  *     axis 1: interleaved rows);
  *   - where, and random_bits / uniform of 64M elements.
  * Without a usable GPU it says so. */
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -23,21 +24,6 @@
 static const mx_device gpu = {MX_GPU, 0};
 
 static void sync_gpu(void) { mx_synchronize((mx_stream){gpu, 0}); }
-
-/* Seconds per call of fn(ctx), best of reps after a warm-up, GPU synced. */
-static double time_best(void (*fn)(void *), void *ctx, int reps) {
-  fn(ctx);
-  sync_gpu();
-  double best = 1e30;
-  for (int r = 0; r < reps; r++) {
-    double t0 = now_sec();
-    fn(ctx);
-    sync_gpu();
-    double t = now_sec() - t0;
-    if (t < best) best = t;
-  }
-  return best;
-}
 
 typedef struct op_ctx {
   mx_array a, b, c;
@@ -75,13 +61,27 @@ static void run_bits(void *p) {
   mx_array_free(r);
 }
 
+/* One token into a donated KV cache at position (i * step) % 4096, i
+ * counting calls; with `sync`, waited for (the latency of one update). */
+typedef struct upd_ctx {
+  mx_array cache, upd;
+  int i, step;
+  bool sync;
+} upd_ctx;
+
+static void run_update(void *p) {
+  upd_ctx *u = p;
+  int64_t pos = (int64_t)u->i++ * u->step % 4096;
+  int64_t st[4] = {0, 0, pos, 0}, sp[4] = {1, 8, pos + 1, 128};
+  mx_array nc = mx_slice_update(u->cache, u->upd, st, sp, NULL, 4);
+  mx_array_free(u->cache);
+  mx_eval1(nc);
+  if (u->sync) sync_gpu();
+  u->cache = nc;
+}
+
 int main(void) {
-  if (!mx_device_is_available(MX_GPU)) {
-    mx_set_default_device(gpu);
-    printf("bench_cuda_index: no usable GPU (%s)\n", mx_last_error());
-    return 0;
-  }
-  mx_set_default_device(gpu);
+  if (!bench_gpu_start("bench_cuda_index")) return 0;
   double copy_gbs = cuda_copy_gbs();
   printf("device-to-device copy: %.0f GB/s (read + write), the roofline below\n", copy_gbs);
   mx_array key = mx_random_key(1);
@@ -95,39 +95,13 @@ int main(void) {
     mx_eval1(upd);
     void *d0 = cache->buf->dptr;
     int64_t f0 = gpu_fallback_count();
-    const int n = 1000;
-    /* warm-up */
-    for (int i = 0; i < 16; i++) {
-      int64_t st[4] = {0, 0, i, 0}, sp[4] = {1, 8, i + 1, 128};
-      mx_array nc = mx_slice_update(cache, upd, st, sp, NULL, 4);
-      mx_array_free(cache);
-      mx_eval1(nc);
-      cache = nc;
-    }
-    sync_gpu();
-    double t0 = now_sec();
-    for (int i = 0; i < n; i++) {
-      int64_t pos = i % 4096;
-      int64_t st[4] = {0, 0, pos, 0}, sp[4] = {1, 8, pos + 1, 128};
-      mx_array nc = mx_slice_update(cache, upd, st, sp, NULL, 4);
-      mx_array_free(cache);
-      mx_eval1(nc);
-      cache = nc;
-    }
-    sync_gpu();
-    double t = (now_sec() - t0) / n;
+    upd_ctx u = {cache, upd, 0, 1, false};
+    for (int i = 0; i < 15; i++) run_update(&u); /* warm-up (with gpu_time_best's own) */
+    double t = gpu_time_best(run_update, &u, 1000, 1);
     /* The same, synchronizing after every update (the latency of one). */
-    double t1 = now_sec();
-    for (int i = 0; i < 200; i++) {
-      int64_t pos = (i * 7) % 4096;
-      int64_t st[4] = {0, 0, pos, 0}, sp[4] = {1, 8, pos + 1, 128};
-      mx_array nc = mx_slice_update(cache, upd, st, sp, NULL, 4);
-      mx_array_free(cache);
-      mx_eval1(nc);
-      sync_gpu();
-      cache = nc;
-    }
-    double ts = (now_sec() - t1) / 200;
+    u.i = 0, u.step = 7, u.sync = true;
+    double ts = gpu_time_best(run_update, &u, 200, 1);
+    cache = u.cache;
     printf("slice_update 1 token -> (1,8,4096,128) bf16: %.1f us per update (pipelined), "
            "%.1f us synced; in place: %s; fallbacks: %lld\n",
            t * 1e6, ts * 1e6, cache->buf->dptr == d0 ? "yes" : "NO",
@@ -149,7 +123,7 @@ int main(void) {
       c.b = mx_array_from_data(ids, &n, 1, MX_INT32);
       free(ids);
       int64_t f0 = gpu_fallback_count();
-      double t = time_best(run_take, &c, 50);
+      double t = gpu_time_best(run_take, &c, 1, 50);
       double bytes = 2.0 * (double)n * 896 * 2;
       printf("take %lld rows of (151936, 896) bf16: %.1f us, %.0f GB/s = %.0f%% of copy "
              "(fallbacks %lld)\n",
@@ -170,7 +144,7 @@ int main(void) {
     for (int ax = 0; ax < 2; ax++) {
       c.axis = ax;
       int64_t f0 = gpu_fallback_count();
-      double t = time_best(run_concat, &c, 20);
+      double t = gpu_time_best(run_concat, &c, 1, 20);
       double bytes = 2.0 * 2.0 * 8192 * 4096 * 2;
       printf("concatenate 2 x 64 MiB bf16 axis %d: %.0f us, %.0f GB/s = %.0f%% of copy "
              "(fallbacks %lld)\n",
@@ -183,7 +157,7 @@ int main(void) {
     mx_array half = mx_array_scalar(0.5, MX_FLOAT32);
     c.c = mx_less(u, half);
     mx_eval1(c.c);
-    double t = time_best(run_where, &c, 20);
+    double t = gpu_time_best(run_where, &c, 1, 20);
     double bytes = 3.0 * 8192 * 4096 * 2;
     printf("where (8192, 4096) bf16: %.0f us, %.0f GB/s = %.0f%% of copy\n", t * 1e6,
            bytes / t / 1e9, copy_gbs > 0 ? 100.0 * bytes / t / 1e9 / copy_gbs : 0);
@@ -199,7 +173,7 @@ int main(void) {
     op_ctx c = {key, NULL, NULL, 0};
     for (int k = 0; k < 2; k++) {
       c.axis = k;
-      double t = time_best(run_bits, &c, 10);
+      double t = gpu_time_best(run_bits, &c, 1, 10);
       double bytes = 4.0 * (double)((int64_t)1 << 26);
       printf("%s 64M x 32 bit: %.0f us, %.0f GB/s written = %.0f%% of copy\n",
              k ? "random uniform f32" : "random_bits", t * 1e6, bytes / t / 1e9,

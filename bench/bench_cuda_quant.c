@@ -12,10 +12,11 @@
  * % of the device-to-device copy bandwidth (read + write, 1 GiB) measured
  * in the same run — the HBM roofline. "read" = a streaming-read kernel over
  * the same bytes: what any kernel of that size can reach. "layer" = one
- * transformer layer's 7 projections (q, k, v, o, gate, up, down) run back to
- * back: their bytes over their summed times.
- * Before/after: "old" = the FMA kernels (cu_qmv_set_config(1, ...)), "tc"
- * = the tensor-core kernels, "new" = the default choice between them.
+ * transformer layer's 4 products (fused qkv, o, fused gate_up, down) run back
+ * to back: their bytes over their summed times.
+ * Kernels: "fma" = the FMA kernels (cu_qmv_set_config(1, ...)), "tc" = the
+ * register-fed tensor-core kernels, "pipe" = the shared-memory pipelined
+ * one, "auto" = the default choice.
  * Prefill (M = 512): mx_quantized_matmul (dequantize + cuBLAS) in TFLOP/s,
  * as % of mx_matmul on the same shape in bf16 (cuBLAS) in the same run and
  * as % of the dense bf16 tensor-core peak of an H100/H200 SXM (989 TFLOP/s).
@@ -44,13 +45,16 @@ typedef struct shape {
   int64_t N, K;
 } shape;
 
+/* The products of a decode step as the LM runs them: q/k/v and gate/up are
+ * fused at load (one matrix each). */
 static const shape shapes[10] = {
-    {"8B q/o", 4096, 4096},      {"8B k/v", 1024, 4096},    {"8B gate/up", 14336, 4096},
-    {"8B down", 4096, 14336},    {"8B lm_head", 128256, 4096}, {"1B q/o", 2048, 2048},
-    {"1B k/v", 512, 2048},       {"1B gate/up", 8192, 2048}, {"1B down", 2048, 8192},
+    {"8B qkv", 6144, 4096},      {"8B o", 4096, 4096},      {"8B gate_up", 28672, 4096},
+    {"8B down", 4096, 14336},    {"8B lm_head", 128256, 4096}, {"1B qkv", 3072, 2048},
+    {"1B o", 2048, 2048},        {"1B gate_up", 16384, 2048}, {"1B down", 2048, 8192},
     {"1B lm_head", 128256, 2048}};
-/* One layer: q, k, v, o, gate, up, down (indices into shapes, +5 for 1B). */
-static const int layer[7] = {0, 1, 1, 0, 2, 2, 3};
+/* One layer: qkv, o, gate_up, down (indices into shapes, +5 for 1B). */
+#define LAYER_N 4
+static const int layer[LAYER_N] = {0, 1, 2, 3};
 
 typedef struct fmt {
   const char *name;
@@ -92,9 +96,9 @@ typedef struct job {
 
 static int job_launch(const job *j, int i) {
   if (j->mode == 2) return cu_q_null_launch(stream);
-  if (j->mode == 3) { /* a whole layer: its 7 projections back to back */
+  if (j->mode == 3) { /* a whole layer: its products back to back */
     int err = 0, m = j->s - shapes >= 5;
-    for (int l = 0; l < 7; l++) {
+    for (int l = 0; l < LAYER_N; l++) {
       job p = {j->f, &shapes[layer[l] + 5 * m], j->M, 0};
       err |= job_launch(&p, i);
     }
@@ -107,7 +111,7 @@ static int job_launch(const job *j, int i) {
     memset(&bt, 0, sizeof bt);
     char *s = base + al256(wbytes(j->f, j->s)), *b = s + al256(sbytes(j->f, j->s));
     return cu_qmv(j->f->t, j->f->bits, j->f->gs, xbuf, base, s, b, ybuf, j->M, j->s->N, j->s->K,
-                  &bt, 1, stream);
+                  &bt, 1, 0, stream);
   }
   return cu_gguf_mv(j->f->t, j->f->gtype, xbuf, base, ybuf, j->M, j->s->N, j->s->K,
                     j->s->K / 32 * (j->f->gtype == 2 ? 18 : 34), stream);
@@ -184,100 +188,91 @@ static void pool_fill(void) {
   free(hx);
 }
 
-/* 1: the FMA kernels, 2: the tensor-core ones, 0: automatic choice. */
+/* 1: the FMA kernels, 2: the register-fed tensor-core ones, 3: the
+ * pipelined one, 0: automatic choice. */
 static void set_kernel(int k) { cu_qmv_set_config(k, 0, 0, 0); }
 
-/* Old vs new, stream and graph timings, on all shapes and a layer sum. */
-static void compare(const fmt *f, int64_t M, int with_stream, int with_read) {
-  printf("\n%s, M = %lld (us, %% of copy; L2-cold weights):\n", f->name, (long long)M);
-  double lt[4][2] = {{0}}, lbytes[2] = {0};
-  double tt[10][5];
+#define NKERN 5
+static const char *const kname[NKERN] = {"fma", "tc", "pipe", "pipe+pdl", "auto"};
+static double kernel_time(const job *j, int k, int graph) {
+  set_kernel(k == 0 ? 1 : k == 1 ? 2 : k == 4 ? 0 : 3);
+  cu_qmv_set_pdl(k == 3);
+  double t = job_time(j, graph);
+  cu_qmv_set_pdl(0);
+  set_kernel(0);
+  return t;
+}
+
+/* Every kernel (graph timing) on all shapes, and a layer sum. */
+static void compare(const fmt *f, int64_t M, int with_read) {
+  printf("\n%s, M = %lld (us, %% of copy; L2-cold weights; graph timing):\n", f->name,
+         (long long)M);
+  double tt[10][NKERN];
   for (int si = 0; si < 10; si++) {
     job j = {f, &shapes[si], M, 0};
     double bytes = (double)total_bytes(f, &shapes[si]);
-    set_kernel(1);
-    double os = with_stream ? job_time(&j, 0) : 0, og = job_time(&j, 1);
-    set_kernel(2);
-    double ng = job_time(&j, 1);
-    set_kernel(0);
-    double ns = with_stream ? job_time(&j, 0) : 0, ag = job_time(&j, 1);
-    job jr = {f, &shapes[si], M, 1};
-    double rg = with_read ? job_time(&jr, 1) : 0;
-    double v[5] = {os, og, ns, ag, rg};
-    memcpy(tt[si], v, sizeof v);
     printf("  %-10s N %6lld K %5lld %6.1f MB |", shapes[si].tag, (long long)shapes[si].N,
            (long long)shapes[si].K, bytes / 1e6);
-    if (with_stream) printf(" old str %6.1f %4.1f%%", os * 1e6, pct(bytes, os));
-    printf(" old gr %6.1f %4.1f%% |", og * 1e6, pct(bytes, og));
-    printf(" tc gr %6.1f %4.1f%% |", ng * 1e6, pct(bytes, ng));
-    if (with_stream) printf(" new str %6.1f %4.1f%%", ns * 1e6, pct(bytes, ns));
-    printf(" new gr %6.1f %4.1f%% (%5.0f GB/s)", ag * 1e6, pct(bytes, ag),
-           ag > 0 ? bytes / ag / 1e9 : 0);
-    if (with_read) printf(" | read %6.1f %4.1f%%", rg * 1e6, pct(bytes, rg));
+    for (int k = 0; k < NKERN; k++) {
+      tt[si][k] = kernel_time(&j, k, 1);
+      printf(" %s %6.1f %4.1f%%", kname[k], tt[si][k] * 1e6, pct(bytes, tt[si][k]));
+    }
+    if (with_read) {
+      job jr = {f, &shapes[si], M, 1};
+      double rg = job_time(&jr, 1);
+      printf(" | read %6.1f %4.1f%%", rg * 1e6, pct(bytes, rg));
+    }
     printf("\n");
   }
-  for (int m = 0; m < 2; m++)
-    for (int l = 0; l < 7; l++) {
-      int si = layer[l] + 5 * m;
-      lbytes[m] += (double)total_bytes(f, &shapes[si]);
-      for (int k = 0; k < 4; k++) lt[k][m] += tt[si][k == 0 ? 0 : k == 1 ? 1 : k == 2 ? 2 : 3];
-    }
   for (int m = 0; m < 2; m++) {
-    printf("  %s layer (7 projections, %.1f MB): layer GB/s", m ? "1B" : "8B", lbytes[m] / 1e6);
-    if (with_stream)
-      printf(" old str %.0f (%.1f%%)", lbytes[m] / lt[0][m] / 1e9, pct(lbytes[m], lt[0][m]));
-    printf(" old gr %.0f (%.1f%%)", lbytes[m] / lt[1][m] / 1e9, pct(lbytes[m], lt[1][m]));
-    if (with_stream)
-      printf(" new str %.0f (%.1f%%)", lbytes[m] / lt[2][m] / 1e9, pct(lbytes[m], lt[2][m]));
-    printf(" new gr %.0f (%.1f%%)\n", lbytes[m] / lt[3][m] / 1e9, pct(lbytes[m], lt[3][m]));
+    double lb = 0, lt[NKERN] = {0};
+    for (int l = 0; l < LAYER_N; l++) {
+      int si = layer[l] + 5 * m;
+      lb += (double)total_bytes(f, &shapes[si]);
+      for (int k = 0; k < NKERN; k++) lt[k] += tt[si][k];
+    }
+    printf("  %s layer (%d products, %.1f MB), sum of single timings:", m ? "1B" : "8B", LAYER_N,
+           lb / 1e6);
+    for (int k = 0; k < NKERN; k++) printf(" %s %.0f GB/s %.1f%%", kname[k], lb / lt[k] / 1e9, pct(lb, lt[k]));
+    printf("\n");
   }
 }
 
-/* A layer's 7 projections launched back to back, as a decode step does:
- * old, new (automatic choice), tensor-core, tensor-core with programmatic
- * dependent launch. */
+/* A layer's products launched back to back, as a decode step does. */
 static void layer_seq(const fmt *f, int64_t M) {
-  printf("\n%s, M = %lld, one layer's 7 projections back to back (us per layer, layer GB/s, %% "
-         "of copy):\n", f->name, (long long)M);
+  printf("\n%s, M = %lld, one layer's products back to back (us per layer, %% of copy; stream "
+         "| graph):\n", f->name, (long long)M);
   for (int m = 0; m < 2; m++) {
     double bytes = 0;
-    for (int l = 0; l < 7; l++) bytes += (double)total_bytes(f, &shapes[layer[l] + 5 * m]);
+    for (int l = 0; l < LAYER_N; l++) bytes += (double)total_bytes(f, &shapes[layer[l] + 5 * m]);
     job j = {f, &shapes[5 * m], M, 3};
     printf("  %s layer %.1f MB:", m ? "1B" : "8B", bytes / 1e6);
-    for (int v = 0; v < 4; v++) {
-      set_kernel(v == 0 ? 1 : v == 1 ? 0 : 2);
-      cu_qmv_set_pdl(v == 3);
-      double ts = job_time(&j, 0), tg = job_time(&j, 1);
-      printf(" | %s str %.1f us %.0f GB/s %.1f%%, gr %.1f us %.0f GB/s %.1f%%",
-             v == 0 ? "old" : v == 1 ? "new" : v == 2 ? "tc" : "tc+pdl", ts * 1e6, bytes / ts / 1e9,
-             pct(bytes, ts), tg * 1e6, bytes / tg / 1e9, pct(bytes, tg));
+    for (int k = 0; k < NKERN; k++) {
+      double ts = kernel_time(&j, k, 0), tg = kernel_time(&j, k, 1);
+      printf(" | %s %.1f us %.1f%% | %.1f us %.1f%%", kname[k], ts * 1e6, pct(bytes, ts),
+             tg * 1e6, pct(bytes, tg));
     }
     printf("\n");
-    cu_qmv_set_pdl(0);
-    set_kernel(0);
   }
 }
 
-/* The tensor-core kernel's knobs on every shape (graph timing). */
+/* The pipelined kernel's knobs on every shape (graph timing). */
 static void sweep(const fmt *f) {
-  printf("\nknob sweep, %s, M = 1, graph timing, %% of copy for ks = 1 2 4 8 16 | auto:\n",
+  printf("\npipe knob sweep, %s, M = 1, graph timing, %% of copy for stages = 2 3 4 5 6:\n",
          f->name);
   for (int si = 0; si < 10; si++) {
     job j = {f, &shapes[si], 1, 0};
     double bytes = (double)total_bytes(f, &shapes[si]);
-    /* (bpr, mt) = (32, 1), (64, 1), (32, 2): the kernels that exist. */
-    for (int v = 0; v < 3; v++) {
-      int bpr = v == 1 ? 64 : 32, mt = v == 2 ? 2 : 1;
-      printf("  %-10s mt %d bpr %d:", shapes[si].tag, mt, bpr);
-      for (int ks = 1; ks <= 16; ks *= 2) {
-        cu_qmv_set_config(2, ks, bpr, mt);
-        printf(" %5.1f", pct(bytes, job_time(&j, 1)));
+    for (int mt = 1; mt <= 2; mt++) {
+      printf("  %-10s mt %d:", shapes[si].tag, mt);
+      for (int st = 2; st <= 6; st++) {
+        cu_qmv_pipe_set(st, mt);
+        printf(" %5.1f", pct(bytes, kernel_time(&j, 2, 1)));
       }
-      cu_qmv_set_config(2, 0, bpr, mt);
-      printf(" | %5.1f\n", pct(bytes, job_time(&j, 1)));
+      printf("\n");
     }
   }
-  set_kernel(0);
+  cu_qmv_pipe_set(0, 0);
 }
 
 static void decode_bench(void) {
@@ -299,7 +294,7 @@ static void decode_bench(void) {
   printf("empty kernel: %.2f us per launch back to back on a stream, %.2f us from a graph\n",
          job_time(&jn, 0) * 1e6, job_time(&jn, 1) * 1e6);
   if (getenv("QBENCH_ONE")) {
-    for (int k = 1; k <= 2; k++) {
+    for (int k = 1; k <= 3; k++) {
       set_kernel(k);
       for (int si = 0; si < 4; si++) {
         job j = {&q4, &shapes[si], 1, 0};
@@ -309,7 +304,7 @@ static void decode_bench(void) {
     cudaStreamSynchronize(stream);
     return;
   }
-  compare(&q4, 1, 1, 1);
+  compare(&q4, 1, 1);
   layer_seq(&q4, 1);
   sweep(&q4);
   const fmt others[] = {
@@ -322,11 +317,11 @@ static void decode_bench(void) {
       {"gguf q4_0 bf16", 1, 0, 32, 2, MX_BFLOAT16},
       {"gguf q8_0 bf16", 1, 0, 32, 8, MX_BFLOAT16},
   };
-  for (size_t k = 0; k < sizeof others / sizeof *others; k++) compare(&others[k], 1, 0, 0);
+  for (size_t k = 0; k < sizeof others / sizeof *others; k++) compare(&others[k], 1, 0);
   layer_seq(&others[3], 1); /* 8-bit */
   layer_seq(&others[6], 1); /* Q4_0 */
   const int64_t Ms[3] = {2, 4, 8};
-  for (int k = 0; k < 3; k++) compare(&q4, Ms[k], 0, 0);
+  for (int k = 0; k < 3; k++) compare(&q4, Ms[k], 0);
   set_kernel(0);
   cudaFree(pool);
   cudaFree(xbuf);

@@ -17,8 +17,6 @@
 #include <cuda_runtime_api.h>
 #endif
 
-static const mx_device gpu = {MX_GPU, 0};
-
 typedef struct bctx {
   mx_array x;
   int kind;
@@ -45,20 +43,6 @@ static void run_op(void *p) {
   mx_array_free(r);
 }
 
-static double time_best(void (*fn)(void *), void *ctx, int reps) {
-  fn(ctx);
-  mx_synchronize((mx_stream){gpu, 0});
-  double best = 1e30;
-  for (int r = 0; r < reps; r++) {
-    double t0 = now_sec();
-    fn(ctx);
-    mx_synchronize((mx_stream){gpu, 0});
-    double t = now_sec() - t0;
-    if (t < best) best = t;
-  }
-  return best;
-}
-
 static void bench(const char *name, int kind, const int64_t *shape, int nd, mx_dtype t, int axis,
                   double bytes, double roof) {
   mx_array key = mx_random_key(7);
@@ -66,7 +50,7 @@ static void bench(const char *name, int kind, const int64_t *shape, int nd, mx_d
   mx_eval1(x);
   bctx c = {x, kind, axis};
   int64_t fb = gpu_fallback_count();
-  double s = time_best(run_op, &c, 20);
+  double s = gpu_time_best(run_op, &c, 1, 20);
   double gbs = bytes / s / 1e9;
   printf("%-34s %9.1f us  %7.0f GB/s  %5.1f%% of copy%s\n", name, s * 1e6, gbs,
          roof > 0 ? 100.0 * gbs / roof : 0.0,
@@ -76,12 +60,7 @@ static void bench(const char *name, int kind, const int64_t *shape, int nd, mx_d
 }
 
 int main(void) {
-  if (!mx_device_is_available(MX_GPU)) {
-    mx_set_default_device(gpu);
-    printf("bench_cuda_reduce: no usable GPU (%s)\n", mx_last_error());
-    return 0;
-  }
-  mx_set_default_device(gpu);
+  if (!bench_gpu_start("bench_cuda_reduce")) return 0;
   double roof = cuda_copy_gbs();
   printf("device-to-device copy: %.0f GB/s (read + write) — the roofline below\n", roof);
   int64_t sq[2] = {4096, 4096}, lg[2] = {32, 151936}, row[2] = {1, 151936};

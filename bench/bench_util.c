@@ -1,5 +1,6 @@
 #include "bench_util.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -74,6 +75,52 @@ double cuda_copy_gbs(void) {
   cudaFree(dst);
   return gbs;
 #else
+  return 0;
+#endif
+}
+
+bool bench_gpu_start(const char *name) {
+  mx_status st = mx_set_default_device((mx_device){MX_GPU, 0});
+  if (st != MX_OK || !mx_device_is_available(MX_GPU)) {
+    printf("%s: no usable GPU (%s)\n", name, mx_last_error());
+    return false;
+  }
+  return true;
+}
+
+double gpu_time_best(void (*fn)(void *), void *ctx, int n, int reps) {
+  const mx_stream gs = {{MX_GPU, 0}, 0};
+  fn(ctx);
+  mx_synchronize(gs);
+  double best = 1e30;
+  for (int r = 0; r < reps; r++) {
+    double t0 = now_sec();
+    for (int i = 0; i < n; i++) fn(ctx);
+    mx_synchronize(gs);
+    double t = (now_sec() - t0) / n;
+    if (t < best) best = t;
+  }
+  return best;
+}
+
+double cuda_events_us(void (*launch)(void *ctx, void *stream), void *ctx, void *stream, int n) {
+#ifdef MLXC_HAVE_CUDA
+  cudaStream_t st = stream;
+  cudaEvent_t e0, e1;
+  cudaEventCreate(&e0);
+  cudaEventCreate(&e1);
+  launch(ctx, stream);
+  cudaEventRecord(e0, st);
+  for (int i = 0; i < n; i++) launch(ctx, stream);
+  cudaEventRecord(e1, st);
+  cudaEventSynchronize(e1);
+  float ms = 0;
+  cudaEventElapsedTime(&ms, e0, e1);
+  cudaEventDestroy(e0);
+  cudaEventDestroy(e1);
+  return 1e3 * ms / n;
+#else
+  (void)launch, (void)ctx, (void)stream, (void)n;
   return 0;
 #endif
 }

@@ -14,7 +14,10 @@
  * bound lambda sqrt(n) u), so the test asserts
  *   |y_n - ref_n| <= 4 sqrt(K + 8) 2^-24 A_n   (+ half an ulp of f16/bf16)
  * The f32 kernels stay under 2% of it on every case here; x rounded to
- * int8 per block of 32 exceeds it (test_bound_is_tight checks both). */
+ * int8 per block of 32 exceeds it (test_bound_is_tight checks both).
+ * Beyond accuracy, each output must have the same bits however the rows
+ * are split (test_split_invariance): fused q/k/v and gate/up weights rely
+ * on it. */
 #include <math.h>
 #include <stdbool.h>
 #include <stdint.h>
@@ -231,10 +234,104 @@ static void test_bound_is_tight(void) {
   CHECK_MSG(worst > 1.5, msg);
 }
 
+/* ---- row results independent of the row split ---- */
+
+/* x @ W^T for the rows [r0, r1) of quantized W (q: weight, scales,
+ * biases), evaluated and in f32; NULL on error. */
+static mx_array qmm_rows(mx_array x, mx_array q[3], int64_t r0, int64_t r1, int gs, int bits) {
+  int64_t st[1] = {r0}, sp[1] = {r1};
+  mx_array p[3];
+  for (int i = 0; i < 3; i++) p[i] = mx_slice(q[i], st, sp, NULL, 1);
+  mx_array y = mx_quantized_matmul(x, p[0], p[1], p[2], true, gs, bits, MX_QUANT_AFFINE);
+  for (int i = 0; i < 3; i++) mx_array_free(p[i]);
+  if (y && mx_eval(&y, 1) != MX_OK) {
+    mx_array_free(y);
+    y = NULL;
+  }
+  return y;
+}
+
+/* Whether columns [c0, c0 + n) of a (M, Na) equal b (M, n) bit for bit. */
+static bool same_cols(mx_array a, int64_t c0, mx_array b, int M) {
+  if (!a || !b) return false;
+  int64_t Na = mx_array_dim(a, -1), n = mx_array_dim(b, -1);
+  const float *pa = mx_array_data(a), *pb = mx_array_data(b);
+  for (int m = 0; m < M; m++)
+    if (memcmp(pa + m * Na + c0, pb + m * n, (size_t)n * sizeof(float)) != 0) return false;
+  return true;
+}
+
+/* Fused projections (q/k/v, gate/up concatenated at load) serve batched
+ * decode only if a weight row's output does not depend on the rows it is
+ * computed with. So, for every width and row count: the matrix of three
+ * parts with odd and even sizes, whole against each part alone (a part
+ * starting at an odd row shifts every row's partner), and a larger matrix
+ * the pool splits at an odd row against a slice the pool splits
+ * elsewhere. Bits must be identical. */
+static void test_split_invariance(void) {
+  const int bits_list[] = {2, 3, 4, 5, 6, 8};
+  const struct { int64_t K; int gs; } kg[] = {{96, 32}, {320, 64}, {384, 128}};
+  const int64_t cut[] = {0, 7, 12, 21}; /* parts of 7, 5 and 9 rows */
+  const int64_t N = 21;
+  int ci = 0;
+  for (int bi = 0; bi < 6; bi++)
+    for (int R = 1; R <= 8; R++, ci++) {
+      const int bits = bits_list[bi], gs = kg[ci % 3].gs;
+      const int64_t K = kg[ci % 3].K;
+      mx_array w = randn(N, K, 0.02f, ci % 2 ? MX_BFLOAT16 : MX_FLOAT16);
+      mx_array x = randn(R, K, 1.0f, MX_FLOAT32);
+      mx_array q[3] = {NULL, NULL, NULL};
+      bool ok = mx_quantize(w, gs, bits, MX_QUANT_AFFINE, NULL, q) == MX_OK;
+      mx_array whole = ok ? qmm_rows(x, q, 0, N, gs, bits) : NULL;
+      ok = ok && whole;
+      for (int p = 0; ok && p < 3; p++) {
+        mx_array part = qmm_rows(x, q, cut[p], cut[p + 1], gs, bits);
+        ok = same_cols(whole, cut[p], part, R);
+        mx_array_free(part);
+      }
+      /* every single row alone, and every odd-started tail */
+      for (int64_t r = 0; ok && r < N; r++) {
+        mx_array one = qmm_rows(x, q, r, r + 1, gs, bits);
+        mx_array tail = qmm_rows(x, q, r, N, gs, bits);
+        ok = same_cols(whole, r, one, R) && same_cols(whole, r, tail, R);
+        mx_array_free(one);
+        mx_array_free(tail);
+      }
+      char msg[120];
+      snprintf(msg, sizeof msg, "split invariance: bits %d K %lld gs %d rows %d", bits,
+               (long long)K, gs, R);
+      CHECK_MSG(ok, msg);
+      mx_array_free(whole);
+      for (int i = 0; i < 3; i++) mx_array_free(q[i]);
+      mx_array_free(w);
+      mx_array_free(x);
+    }
+  /* The pool's own split: K = 256 4-bit rows are 128 bytes, so tasks
+   * take 513 rows (qmm.c's grain) when the pool has 2+ threads; 1001 rows
+   * split at 513, rows 1..1000 at 514. */
+  for (int R = 1; R <= 8; R++) {
+    const int64_t NB = 1001, K = 256;
+    mx_array w = randn(NB, K, 0.02f, MX_BFLOAT16), x = randn(R, K, 1.0f, MX_FLOAT32);
+    mx_array q[3] = {NULL, NULL, NULL};
+    bool ok = mx_quantize(w, 64, 4, MX_QUANT_AFFINE, NULL, q) == MX_OK;
+    mx_array whole = ok ? qmm_rows(x, q, 0, NB, 64, 4) : NULL;
+    mx_array tail = ok ? qmm_rows(x, q, 1, NB, 64, 4) : NULL;
+    char msg[80];
+    snprintf(msg, sizeof msg, "split invariance: thread split, rows %d", R);
+    CHECK_MSG(same_cols(whole, 1, tail, R), msg);
+    mx_array_free(whole);
+    mx_array_free(tail);
+    for (int i = 0; i < 3; i++) mx_array_free(q[i]);
+    mx_array_free(w);
+    mx_array_free(x);
+  }
+}
+
 int main(void) {
   test_all();
   test_rows1();
   test_half_x();
   test_bound_is_tight();
+  test_split_invariance();
   return check_summary();
 }

@@ -136,6 +136,7 @@ mx_status array_alloc_donate(mx_array out, mx_array const *in, int nin) {
       out->buf = x->buf;
       /* The kernel overwrites it on its own device: the other copy is stale. */
       x->buf->valid = exec_on_gpu() ? BUF_DEVICE : BUF_HOST;
+      if (exec_on_gpu()) buffer_note_device_write(x->buf);
       row_major_strides(out->shape, out->ndim, out->strides);
       out->offset = 0;
       out->row_contiguous = true;

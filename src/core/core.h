@@ -54,6 +54,7 @@ typedef struct mx_buffer {
    * reader asks for it. */
   void *dptr;
   uint8_t valid;
+  uint64_t device_write_epoch; /* see buffer_device_settled */
 } mx_buffer;
 
 enum { BUF_HOST = 1, BUF_DEVICE = 2 };
@@ -70,6 +71,18 @@ mx_buffer *buffer_new_device(size_t nbytes);
 /* Make the host (device) copy current, allocating and copying as needed. */
 mx_status buffer_to_host(mx_buffer *b);
 mx_status buffer_to_device(mx_buffer *b);
+/* GPU write tracking (residency.c). The drain epoch advances each time the
+ * GPU backend has waited for all work it queued; a buffer remembers the
+ * epoch in which a GPU kernel or an upload last wrote it. A buffer last
+ * written before the latest drain is "settled": no work still in flight
+ * writes it, so a kernel may read it before its predecessor on the stream
+ * finishes (programmatic dependent launch of the decode GEMVs). Every
+ * place that makes a GPU kernel write a buffer (array_alloc on the GPU,
+ * donation, in-place kernels) calls buffer_note_device_write. */
+void gpu_note_drained(void);
+void buffer_note_device_write(mx_buffer *b);
+bool buffer_device_settled(const mx_buffer *b);
+
 /* Releases the device copy (buffer_release calls it). */
 void buffer_free_device(mx_buffer *b);
 /* Device bytes allocated (add) or released, counted in mx_memory_active /

@@ -34,6 +34,16 @@ void exec_set_gpu(bool v) { on_gpu = v; }
 int64_t gpu_fallback_count(void) { return (int64_t)atomic_load(&fallbacks); }
 void gpu_note_fallback(void) { atomic_fetch_add(&fallbacks, 1); }
 
+/* Starts at 1 so that a buffer never written on the GPU (epoch 0) is
+ * settled. */
+static atomic_ullong drain_epoch = 1;
+
+void gpu_note_drained(void) { atomic_fetch_add(&drain_epoch, 1); }
+void buffer_note_device_write(mx_buffer *b) { b->device_write_epoch = atomic_load(&drain_epoch); }
+bool buffer_device_settled(const mx_buffer *b) {
+  return b->device_write_epoch < atomic_load(&drain_epoch);
+}
+
 mx_buffer *buffer_new_device(size_t nbytes) {
   const gpu_backend *g = gpu_get();
   if (!g) {
@@ -54,6 +64,7 @@ mx_buffer *buffer_new_device(size_t nbytes) {
   atomic_init(&b->refs, 1);
   b->nbytes = nbytes;
   b->valid = BUF_DEVICE;
+  buffer_note_device_write(b);
   return b;
 }
 
@@ -80,6 +91,7 @@ mx_status buffer_to_device(mx_buffer *b) {
     if (!b->dptr) return mx_last_error_code();
     memory_account_device(b->nbytes, true);
   }
+  buffer_note_device_write(b); /* the upload may still be in flight */
   mx_status st = g->to_device(b->dptr, b->ptr, b->nbytes);
   if (st < 0) return st;
   b->valid |= BUF_DEVICE;

@@ -17,12 +17,15 @@
  * a plain causal prefill uses sdpa's built-in causal mode. */
 #include <float.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "../core/core.h"
 #include "lm_cache.h"
 #include "lm_internal.h"
 #include "mlxc/fast.h"
 #include "mlxc/ops.h"
+#include "../backend/cpu/copy.h"
+#include "../backend/cpu/fast_fused.h"
 
 /* Geometry of the returned keys. */
 typedef struct kgeom {
@@ -200,6 +203,89 @@ static mx_status check_compatible(const lm_kv_cache *c, mx_array k, mx_array v) 
   return MX_OK;
 }
 
+/* MLXC_FUSE=0 (all fusions) or MLXC_FUSE_ROPE_KV=0 (this one) keep the
+ * decode step's rope nodes and slice_updates, for A/B comparisons. */
+static bool rope_kv_enabled(void) {
+  static int on = -1;
+  if (on < 0) {
+    const char *a = getenv("MLXC_FUSE"), *b = getenv("MLXC_FUSE_ROPE_KV");
+    on = !(a && strcmp(a, "0") == 0) && !(b && strcmp(b, "0") == 0);
+  }
+  return on;
+}
+
+/* Whether a is a rope node still pending (lm_rope_apply's mx_fast_rope with
+ * a scalar offset): then its input and parameters, so that a decode step
+ * can compute it inside the fused cache write instead; the node itself is
+ * then never evaluated (nothing else reads it). */
+static bool pending_rope(mx_array a, mx_array *x, const fast_rope_params **p, mx_array *freqs) {
+  if (!a || atomic_load(&a->state) != ARRAY_PENDING || !a->prim || !a->params ||
+      strcmp(a->prim->name, "fast_rope") != 0)
+    return false;
+  const fast_rope_params *rp = a->params;
+  if (rp->offset_is_array || a->nin != 1 + (int)rp->has_freqs) return false;
+  *x = a->inputs[0];
+  *p = rp;
+  *freqs = rp->has_freqs ? a->inputs[1] : NULL;
+  return true;
+}
+
+static bool same_rope(const fast_rope_params *a, const fast_rope_params *b) {
+  return a->dims == b->dims && a->traditional == b->traditional && a->has_freqs == b->has_freqs &&
+         a->base == b->base && a->scale == b->scale && a->offset == b->offset;
+}
+
+/* Whether a is a pending as_strided view (of in[0]): its offset and strides. */
+static bool pending_view(mx_array a, mx_array *base, int64_t *off, int64_t *strides) {
+  if (!a || atomic_load(&a->state) != ARRAY_PENDING || !a->prim || !a->params || a->nin != 1 ||
+      a->ndim != 4 || strcmp(a->prim->name, "as_strided") != 0)
+    return false;
+  const view_params *vp = a->params;
+  *base = a->inputs[0];
+  *off = vp->offset;
+  for (int i = 0; i < 4; i++) strides[i] = vp->strides[i];
+  return true;
+}
+
+/* A standard layer's decode step can go through lm_kv_update_rope_fused:
+ * one token, no per-row offsets, q and k fresh rope nodes of one rope at
+ * the cache's offset, q, k, v (and the cache) of one float dtype and one
+ * head size. Fills `in` with the un-rotated q, k and v, or with their base
+ * when all three are views of one array (the fused q/k/v projection). */
+static bool rope_kv_fusable(const lm_kv_cache *c, mx_array q, mx_array k, mx_array v,
+                            fast_rope_kv_in *in, const fast_rope_params **rp) {
+  memset(in, 0, sizeof *in);
+  if (!rope_kv_enabled() || mx_array_dim(q, 2) != 1 || (c->owner && c->owner->left_pad))
+    return false;
+  const fast_rope_params *qp, *kp;
+  mx_array qx, kx, qf, kf;
+  if (!pending_rope(q, &qx, &qp, &qf) || !pending_rope(k, &kx, &kp, &kf) || qf != kf ||
+      !same_rope(qp, kp) || kp->offset != c->offset)
+    return false;
+  mx_dtype t = mx_array_dtype(q);
+  if ((t != MX_FLOAT32 && t != MX_FLOAT16 && t != MX_BFLOAT16) || mx_array_dtype(k) != t ||
+      mx_array_dtype(v) != t || mx_array_dtype(qx) != t || mx_array_dtype(kx) != t)
+    return false;
+  int64_t D = mx_array_dim(k, 3);
+  if (mx_array_dim(q, 3) != D || mx_array_dim(v, 3) != D || mx_array_dim(q, 0) != mx_array_dim(k, 0))
+    return false;
+  if (c->keys && (mx_array_dtype(c->keys) != t || mx_array_dtype(c->values) != t)) return false;
+  mx_array bq, bk, bv;
+  if (pending_view(qx, &bq, &in->off[0], in->strides[0]) &&
+      pending_view(kx, &bk, &in->off[1], in->strides[1]) &&
+      pending_view(v, &bv, &in->off[2], in->strides[2]) && bq == bk && bk == bv &&
+      mx_array_dtype(bq) == t) {
+    in->base = bq;
+  } else {
+    in->q = qx;
+    in->k = kx;
+    in->v = v;
+  }
+  in->freqs = kf;
+  *rp = kp;
+  return true;
+}
+
 mx_array lm_attend(lm_kv_cache *c, mx_array q, mx_array k, mx_array v, float scale,
                    int64_t window, mx_array sinks) {
   if (!q || !k || !v) return NULL;
@@ -212,6 +298,7 @@ mx_array lm_attend(lm_kv_cache *c, mx_array q, mx_array k, mx_array v, float sca
   kgeom g = {0};
   g.L = L;
   mx_array kc = NULL, vc = NULL, kq[3] = {NULL}, vq[3] = {NULL};
+  mx_array q_fused = NULL; /* the rotated q of the fused decode step */
   int64_t win = window;
   if (c) {
     if (c->kind == LM_CACHE_CONV) {
@@ -235,9 +322,18 @@ mx_array lm_attend(lm_kv_cache *c, mx_array q, mx_array k, mx_array v, float sca
     int64_t off = c->offset;
     g.abs_q0 = off;
     switch (c->kind) {
-      case LM_CACHE_STANDARD:
-        if (lm_kv_update_and_fetch(c, k, v, &kc, &vc)) return NULL;
+      case LM_CACHE_STANDARD: {
+        fast_rope_kv_in in;
+        const fast_rope_params *rp;
+        if (rope_kv_fusable(c, q, k, v, &in, &rp)) {
+          if (lm_kv_update_rope_fused(c, &in, rp, mx_array_dim(k, 0), mx_array_dim(k, 1),
+                                      mx_array_dim(q, 1), mx_array_dim(k, 3), &q_fused, &kc, &vc))
+            return NULL;
+        } else if (lm_kv_update_and_fetch(c, k, v, &kc, &vc)) {
+          return NULL;
+        }
         break;
+      }
       case LM_CACHE_QUANTIZED:
         if (lm_kv_quantized_update_and_fetch(c, k, v, kq, vq)) return NULL;
         break;
@@ -310,8 +406,10 @@ mx_array lm_attend(lm_kv_cache *c, mx_array q, mx_array k, mx_array v, float sca
       o = quantized_sdpa(q, kq, vq, scale, mask, c->group_size, c->bits);
   } else {
     mx_sdpa_mask mode = mask ? MX_SDPA_MASK_ARRAY : L > 1 ? MX_SDPA_MASK_CAUSAL : MX_SDPA_MASK_NONE;
-    o = mx_fast_scaled_dot_product_attention(q, kc, vc, scale, mode, mask, sinks);
+    o = mx_fast_scaled_dot_product_attention(q_fused ? q_fused : q, kc, vc, scale, mode, mask,
+                                             sinks);
   }
+  mx_array_free(q_fused);
   mx_array_free(mask);
   mx_array_free(kc);
   mx_array_free(vc);
@@ -321,6 +419,7 @@ mx_array lm_attend(lm_kv_cache *c, mx_array q, mx_array k, mx_array v, float sca
   }
   return o;
 fail:
+  mx_array_free(q_fused);
   mx_array_free(kc);
   mx_array_free(vc);
   for (int i = 0; i < 3; i++) {

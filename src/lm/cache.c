@@ -18,6 +18,8 @@
 #include "lm_cache.h"
 #include "lm_internal.h"
 #include "mlxc/ops.h"
+#include "../backend/cpu/copy.h"
+#include "../backend/cpu/fast_fused.h"
 
 /* ------------------------------------------------------------ buffers */
 
@@ -113,6 +115,84 @@ mx_status lm_kv_update_and_fetch(lm_kv_cache *c, mx_array k, mx_array v, mx_arra
   if (!outs[0] || !outs[1]) return fail_outputs(outs, 2);
   *k_out = outs[0];
   *v_out = outs[1];
+  return MX_OK;
+}
+
+/* The joint buffer node the layer's keys and values are still pending
+ * views of (the previous fused step's output, lm_kv_update_rope_fused), if
+ * its geometry is this step's: then the next node reads it directly and the
+ * two views never run. NULL otherwise. */
+static mx_array pending_joint(const lm_kv_cache *c, int64_t B, int64_t H, int64_t Hq, int64_t D,
+                              int64_t cap) {
+  mx_array k = c->keys, v = c->values;
+  if (!k || !v || atomic_load(&k->state) != ARRAY_PENDING ||
+      atomic_load(&v->state) != ARRAY_PENDING || !k->prim || !v->prim || k->prim != v->prim ||
+      strcmp(k->prim->name, "as_strided") != 0 || k->nin != 1 || v->nin != 1 ||
+      k->inputs[0] != v->inputs[0] || !k->params || !v->params)
+    return NULL;
+  mx_array j = k->inputs[0];
+  int64_t kvn = B * H * cap * D;
+  if (j->ndim != 1 || j->size != 2 * kvn + B * Hq * D || j->dtype != k->dtype ||
+      k->ndim != 4 || v->ndim != 4)
+    return NULL;
+  const int64_t want[4] = {B, H, cap, D}, ws[4] = {H * cap * D, cap * D, D, 1};
+  const view_params *kp = k->params, *vp = v->params;
+  if (kp->offset != 0 || vp->offset != kvn) return NULL;
+  for (int i = 0; i < 4; i++)
+    if (k->shape[i] != want[i] || v->shape[i] != want[i] || kp->strides[i] != ws[i] ||
+        vp->strides[i] != ws[i])
+      return NULL;
+  return j;
+}
+
+/* One decode step (L == 1) of a standard layer through the fused rope + KV
+ * write (src/backend/cpu/fast_fused.h): `in` holds the un-rotated q, k and
+ * v (or their base) and the freqs, rp the rope they would get (offset ==
+ * c->offset). The layer's keys and values become views of the node's joint
+ * buffer, which the next step's node reads (pending_joint) and writes in
+ * place; *q_out is the rotated q and *k_out / *v_out the first offset + 1
+ * positions, as lm_kv_update_and_fetch. Capacity grows as ensure_capacity
+ * does. */
+mx_status lm_kv_update_rope_fused(lm_kv_cache *c, fast_rope_kv_in *in,
+                                  const fast_rope_params *rp, int64_t B, int64_t H, int64_t Hq,
+                                  int64_t D, mx_array *q_out, mx_array *k_out, mx_array *v_out) {
+  *q_out = *k_out = *v_out = NULL;
+  int64_t prev = c->offset;
+  int64_t cap = c->keys && prev + 1 <= mx_array_dim(c->keys, 2) ? mx_array_dim(c->keys, 2)
+                                                                 : prev + LM_KV_STEP;
+  in->K = in->V = in->J = NULL;
+  if (c->keys) {
+    in->J = pending_joint(c, B, H, Hq, D, cap);
+    if (!in->J) {
+      in->K = c->keys;
+      in->V = c->values;
+    }
+  }
+  mx_array j = fast_rope_kv(in, rp, B, H, Hq, D, cap, prev);
+  if (!j) return mx_last_error_code();
+  int64_t kvn = B * H * cap * D;
+  int64_t shape[4] = {B, H, cap, D}, strides[4] = {H * cap * D, cap * D, D, 1};
+  mx_array outs[5];
+  outs[0] = mx_as_strided(j, shape, 4, strides, 0);
+  outs[1] = mx_as_strided(j, shape, 4, strides, kvn);
+  shape[2] = prev + 1;
+  outs[2] = mx_as_strided(j, shape, 4, strides, 0);
+  outs[3] = mx_as_strided(j, shape, 4, strides, kvn);
+  int64_t qshape[4] = {B, Hq, 1, D}, qstrides[4] = {Hq * D, D, D, 1};
+  outs[4] = mx_as_strided(j, qshape, 4, qstrides, 2 * kvn);
+  mx_array_free(j);
+  for (int i = 0; i < 5; i++)
+    if (!outs[i]) return fail_outputs(outs, 5);
+  /* Our handles on the old buffer go now: the node is then its only
+   * reader and may take it over (fast_rope_kv_in_place). */
+  mx_array_free(c->keys);
+  mx_array_free(c->values);
+  c->keys = lm_own(outs[0]);
+  c->values = lm_own(outs[1]);
+  c->offset = prev + 1;
+  *k_out = outs[2];
+  *v_out = outs[3];
+  *q_out = outs[4];
   return MX_OK;
 }
 

@@ -316,6 +316,19 @@ static mx_array rows_view(mx_array a, int64_t r0, int64_t r1) {
   return lm_own(v);
 }
 
+/* One row is the case fusion is for: every matmul path computes a single
+ * input row's outputs column by column. Several rows: the CPU's quantized
+ * decode kernels (up to 8 rows, qmm.c) sum each weight row in one order
+ * whatever rows share its pass or its thread (qmm_simd.c; test_qmm_decode
+ * checks the bits), but BLAS's GEMM (dense weights, and quantized inputs
+ * of more rows as dequantized panels) picks its blocking by the number of
+ * output columns, and the GPU's kernels make no such promise yet. */
+bool lm_linear_fused_serves(const lm_linear *f, int64_t rows) {
+  if (!f->w || rows < 1) return false;
+  return rows == 1 ||
+         (rows <= 8 && f->kind == LM_LINEAR_AFFINE && mx_default_device().type == MX_CPU);
+}
+
 mx_status lm_linear_fuse(lm_linear *dst, lm_linear *parts, int n) {
   memset(dst, 0, sizeof *dst);
   if (n < 2 || n > 8 || !lm_fuse_enabled() || !fusable(parts, n)) return MX_OK;

@@ -6,16 +6,10 @@
 #include <string.h>
 
 #include "../core/core.h"
-#include "moe.h"
+#include "mlxc/fast.h"
 #include "mlxc/ops.h"
-
-/* Replaces `var` by `expr` (which may use var), freeing the old value. */
-#define SET(var, expr)        \
-  do {                        \
-    mx_array set_t_ = (expr); \
-    mx_array_free(var);       \
-    var = set_t_;             \
-  } while (0)
+#include "models/decoder.h" /* lm_fuse_enabled, SET */
+#include "moe.h"
 
 /* ------------------------------------------------------------ loading */
 
@@ -261,11 +255,17 @@ mx_array lm_switch_glu_apply(const lm_switch_glu *g, mx_array x, mx_array inds) 
     for (int i = 0; i < 4; i++) mx_array_free(t[i]);
   }
   mx_array u = lm_switch_linear_apply(&g->up, xs, idx, sorted);
-  mx_array h = lm_switch_linear_apply(&g->gate, xs, idx, sorted);
-  mx_array s = mx_sigmoid(h);
-  SET(h, mx_multiply(h, s)); /* silu(gate) */
-  SET(h, mx_multiply(h, u));
-  mx_array_free(s);
+  mx_array gate = lm_switch_linear_apply(&g->gate, xs, idx, sorted);
+  mx_array h;
+  if (lm_fuse_enabled()) {
+    h = mx_fast_silu_mul(gate, u); /* silu(gate) * up as one node, same bits */
+  } else { /* the graph before fusion (MLXC_FUSE=0) */
+    mx_array s = mx_sigmoid(gate);
+    h = mx_multiply(gate, s);
+    SET(h, mx_multiply(h, u));
+    mx_array_free(s);
+  }
+  mx_array_free(gate);
   mx_array_free(u);
   mx_array y = lm_switch_linear_apply(&g->down, h, idx, sorted);
   mx_array_free(h);

@@ -309,20 +309,20 @@ QD_INLINE void qd_rows(const qact *a, const qmat *m, float *Y, int64_t ldy, int6
  * constant so a group's chunks are straight-line code. In L1 this runs
  * 4-bit g64 at ~7 weights a cycle against ~6.3 for the generic qd_rows
  * (and 8-bit ~6.2 against ~5.5); 2-bit keeps qd_rows, which its 16 codes
- * per lane suit better. */
+ * per lane suit better. NW (1 or 2) weight rows per pass: an odd last row
+ * runs the same arithmetic alone, so a row's bits never depend on which
+ * row it was paired with. */
 #define Q1_S 2
-QD_INLINE void q1_chunk(const int B, __m256i V0, __m256i V1, const float *xc,
+QD_INLINE void q1_chunk(const int B, const int NW, __m256i *V, const float *xc,
                         __m256 t[2][Q1_S]) {
   const int VPL = QD_VPL(B);
   QD_UNROLL for (int k = 0; k < VPL; k++) {
-    if (k == VPL / 2) {
-      V0 = _mm256_srli_epi32(V0, QD_SHIFT(B));
-      V1 = _mm256_srli_epi32(V1, QD_SHIFT(B));
-    }
+    if (k == VPL / 2) QD_UNROLL for (int i = 0; i < NW; i++) V[i] = _mm256_srli_epi32(V[i], QD_SHIFT(B));
     const __m256i mk = qd_mask(B, k);
     const __m256 xk = _mm256_loadu_ps(xc + k * 8);
-    t[0][k % Q1_S] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(_mm256_and_si256(V0, mk)), xk, t[0][k % Q1_S]);
-    t[1][k % Q1_S] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(_mm256_and_si256(V1, mk)), xk, t[1][k % Q1_S]);
+    QD_UNROLL for (int i = 0; i < NW; i++)
+      t[i][k % Q1_S] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(_mm256_and_si256(V[i], mk)), xk,
+                                       t[i][k % Q1_S]);
   }
 }
 
@@ -341,7 +341,7 @@ QD_INLINE __m256 q1_scale(const float *sf, int64_t c, const int lanevar, const i
 /* GS is a compile-time group size, so a group's chunks (or a chunk's
  * groups) unroll into straight-line code. */
 QD_INLINE void q1_rows(const qact *a, const qmat *m, float *Y, int64_t n0, int64_t n1,
-                       float *scratch, const int B, const int GS) {
+                       float *scratch, const int B, const int GS, const int NW) {
   const int VPL = QD_VPL(B), C = QD_CHUNK(B), CB = QD_CBYTES(B);
   const int64_t K = a->K, Kp = a->Kp, G = K / GS, Gp = G + 8;
   const int64_t rb = m->row_bytes, nc = Kp / C;
@@ -354,66 +354,75 @@ QD_INLINE void q1_rows(const qact *a, const qmat *m, float *Y, int64_t n0, int64
   const __m256i gidx = _mm256_srli_epi32(
       _mm256_mullo_epi32(_mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7), _mm256_set1_epi32(VPL)),
       __builtin_ctz((unsigned)GS));
-  const int64_t pf = 2 * rb;
+  const int64_t pf = NW * rb;
   _Alignas(32) uint8_t tb[2][64];
-  float *sf0 = scratch, *bf0 = scratch + Gp, *sf1 = scratch + 2 * Gp, *bf1 = scratch + 3 * Gp;
-  for (int64_t n = n0; n < n1; n += 2) {
-    row_scales_f32(m, n * G, G, sf0, bf0);
-    row_scales_f32(m, (n + 1) * G, G, sf1, bf1);
-    __m256 acc0 = _mm256_setzero_ps(), acc1 = _mm256_setzero_ps();
+  float *sf[2], *bf[2];
+  QD_UNROLL for (int i = 0; i < NW; i++) {
+    sf[i] = scratch + 2 * i * Gp;
+    bf[i] = sf[i] + Gp;
+  }
+  for (int64_t n = n0; n < n1; n += NW) {
+    __m256 acc[2];
+    __m256i V[2];
+    QD_UNROLL for (int i = 0; i < NW; i++) {
+      row_scales_f32(m, (n + i) * G, G, sf[i], bf[i]);
+      acc[i] = _mm256_setzero_ps();
+    }
     const float *xc = a->xt;
     const uint8_t *wp = m->w + n * rb;
     int64_t c = 0;
     for (; c < nd; c += cpg) {
       __m256 t[2][Q1_S];
-      QD_UNROLL for (int u = 0; u < Q1_S; u++) t[0][u] = t[1][u] = _mm256_setzero_ps();
+      QD_UNROLL for (int i = 0; i < NW; i++) QD_UNROLL for (int u = 0; u < Q1_S; u++)
+        t[i][u] = _mm256_setzero_ps();
       QD_UNROLL for (int j = 0; j < cpg; j++) {
-        __m256i V0 = qd_load(B, wp + j * CB), V1 = qd_load(B, wp + rb + j * CB);
-        _mm_prefetch((const char *)(wp + pf + j * CB), _MM_HINT_T0);
-        _mm_prefetch((const char *)(wp + rb + pf + j * CB), _MM_HINT_T0);
-        q1_chunk(B, V0, V1, xc + j * C, t);
+        QD_UNROLL for (int i = 0; i < NW; i++) {
+          V[i] = qd_load(B, wp + i * rb + j * CB);
+          _mm_prefetch((const char *)(wp + i * rb + pf + j * CB), _MM_HINT_T0);
+        }
+        q1_chunk(B, NW, V, xc + j * C, t);
       }
-      acc0 = q1_fold(t[0], q1_scale(sf0, c, lanevar, gpc, cpg, gidx), acc0);
-      acc1 = q1_fold(t[1], q1_scale(sf1, c, lanevar, gpc, cpg, gidx), acc1);
+      QD_UNROLL for (int i = 0; i < NW; i++)
+        acc[i] = q1_fold(t[i], q1_scale(sf[i], c, lanevar, gpc, cpg, gidx), acc[i]);
       xc += cpg * C;
       wp += cpg * CB;
     }
     for (; c < nc; c++, xc += C, wp += CB) {
       int64_t left = rb - c * CB;
       __m256 t[2][Q1_S];
-      QD_UNROLL for (int u = 0; u < Q1_S; u++) t[0][u] = t[1][u] = _mm256_setzero_ps();
-      for (int i = 0; i < 2; i++) {
+      QD_UNROLL for (int i = 0; i < NW; i++) {
+        QD_UNROLL for (int u = 0; u < Q1_S; u++) t[i][u] = _mm256_setzero_ps();
         memset(tb[i], 0, sizeof tb[i]);
         memcpy(tb[i], wp + i * rb, (size_t)(left < CB ? left : CB));
+        V[i] = qd_load(B, tb[i]);
       }
-      q1_chunk(B, qd_load(B, tb[0]), qd_load(B, tb[1]), xc, t);
-      acc0 = q1_fold(t[0], q1_scale(sf0, c, lanevar, gpc, cpg, gidx), acc0);
-      acc1 = q1_fold(t[1], q1_scale(sf1, c, lanevar, gpc, cpg, gidx), acc1);
+      q1_chunk(B, NW, V, xc, t);
+      QD_UNROLL for (int i = 0; i < NW; i++)
+        acc[i] = q1_fold(t[i], q1_scale(sf[i], c, lanevar, gpc, cpg, gidx), acc[i]);
     }
     const float *xs = a->xsum;
-    __m256 b0 = _mm256_setzero_ps(), b1 = _mm256_setzero_ps();
+    __m256 b[2];
+    QD_UNROLL for (int i = 0; i < NW; i++) b[i] = _mm256_setzero_ps();
     int64_t g = 0;
     for (; g + 8 <= G; g += 8) {
       __m256 xg = _mm256_loadu_ps(xs + g);
-      b0 = _mm256_fmadd_ps(_mm256_loadu_ps(bf0 + g), xg, b0);
-      b1 = _mm256_fmadd_ps(_mm256_loadu_ps(bf1 + g), xg, b1);
+      QD_UNROLL for (int i = 0; i < NW; i++)
+        b[i] = _mm256_fmadd_ps(_mm256_loadu_ps(bf[i] + g), xg, b[i]);
     }
-    float y0 = hsum256(_mm256_add_ps(acc0, b0)), y1 = hsum256(_mm256_add_ps(acc1, b1));
-    for (; g < G; g++) {
-      y0 += bf0[g] * xs[g];
-      y1 += bf1[g] * xs[g];
+    QD_UNROLL for (int i = 0; i < NW; i++) {
+      float y = hsum256(_mm256_add_ps(acc[i], b[i]));
+      for (int64_t h = g; h < G; h++) y += bf[i][h] * xs[h];
+      Y[n + i] = y;
     }
-    Y[n] = y0;
-    Y[n + 1] = y1;
   }
 }
 
 QD_INLINE void q1_rows_gs(const qact *a, const qmat *m, float *Y, int64_t n0, int64_t n1,
-                          float *scratch, const int B) {
+                          float *scratch, const int B, const int NW) {
   switch (m->group_size) {
-  case 32: q1_rows(a, m, Y, n0, n1, scratch, B, 32); break;
-  case 64: q1_rows(a, m, Y, n0, n1, scratch, B, 64); break;
-  default: q1_rows(a, m, Y, n0, n1, scratch, B, 128); break;
+  case 32: q1_rows(a, m, Y, n0, n1, scratch, B, 32, NW); break;
+  case 64: q1_rows(a, m, Y, n0, n1, scratch, B, 64, NW); break;
+  default: q1_rows(a, m, Y, n0, n1, scratch, B, 128, NW); break;
   }
 }
 
@@ -421,13 +430,19 @@ QD_INLINE void q1_rows_gs(const qact *a, const qmat *m, float *Y, int64_t n0, in
  * q1_rows (2-bit: qd_rows with two accumulators per output); R = 2-4 take
  * two weight rows per pass, sharing each activation load; R = 2 scales
  * per group (T); R >= 3 scale each dequantized vector once for all R rows;
- * R = 5-8 one weight row per pass (R accumulators). An odd last weight
- * row runs alone. */
+ * R = 5-8 one weight row per pass (R accumulators).
+ *
+ * Every weight row is summed in one order whatever rows it shares a pass
+ * with: an odd last row runs the same configuration (S, T) with NW = 1,
+ * which only drops the partner's registers. So a result's bits depend on
+ * the row, the activations and R, never on where a thread's range starts
+ * or whether the matrix is one of several concatenated at load (fused
+ * q/k/v, gate/up) — which lets fused weights serve batched decode. */
 #define QD_PAIR(B, R, S, T)                                \
   do {                                                     \
     int64_t n2 = n0 + ((n1 - n0) & ~(int64_t)1);           \
     qd_rows(a, m, Y, ldy, n0, n2, scratch, B, R, 2, S, T); \
-    qd_rows(a, m, Y, ldy, n2, n1, scratch, B, R, 1, 2, 1); \
+    qd_rows(a, m, Y, ldy, n2, n1, scratch, B, R, 1, S, T); \
   } while (0)
 #define QD_DEFINE(B)                                                                  \
   static QD_ATTR void qd_bits##B(const qact *a, const qmat *m, float *Y, int64_t ldy, \
@@ -438,8 +453,8 @@ QD_INLINE void q1_rows_gs(const qact *a, const qmat *m, float *Y, int64_t n0, in
         QD_PAIR(B, 1, 2, 1);                                                          \
       } else {                                                                        \
         int64_t n2 = n0 + ((n1 - n0) & ~(int64_t)1);                                  \
-        q1_rows_gs(a, m, Y, n0, n2, scratch, B);                                      \
-        qd_rows(a, m, Y, ldy, n2, n1, scratch, B, 1, 1, 2, 1);                        \
+        q1_rows_gs(a, m, Y, n0, n2, scratch, B, 2);                                   \
+        q1_rows_gs(a, m, Y, n2, n1, scratch, B, 1);                                   \
       }                                                                               \
       break;                                                                          \
     case 2: QD_PAIR(B, 2, 1, 1); break;                                               \

@@ -213,6 +213,7 @@ static mx_status to_host(void *host, const void *dptr, size_t n) {
     st = cuda_check(cudaMemcpyAsync(host, dptr, n, cudaMemcpyDeviceToHost, stream),
                     "copy to host");
   if (st == MX_OK) st = cuda_check(cudaStreamSynchronize(stream), "copy to host");
+  if (st == MX_OK) gpu_note_drained();
   cuda_graph_release(held);
   return st == MX_OK ? index_errors() : st;
 }
@@ -221,6 +222,7 @@ static mx_status synchronize(void) {
   mx_status st;
   bool held = cuda_graph_quiesce(&st);
   if (st == MX_OK) st = cuda_check(cudaStreamSynchronize(stream), "synchronize");
+  if (st == MX_OK) gpu_note_drained();
   cuda_graph_release(held);
   return st == MX_OK ? index_errors() : st;
 }

@@ -74,21 +74,38 @@ static mx_status run_gather(mx_array out, mx_array src, const cu_ix_gather *g) {
                     out->prim->name);
 }
 
+/* What take, take_along_axis and gather share before their strides: the
+ * range check of each index array idx[k] (read over ishape, along axes[k]
+ * in windows of win[k]), the output, and g over out's shape with the
+ * indices' bases. The callers fill in the source and index strides. */
+static mx_status gather_setup(mx_array out, mx_array a, mx_array const *idx, int nidx,
+                              const int *axes, const int64_t *win, const int64_t *ishape,
+                              int indim, cu_ix_gather *g) {
+  mx_status st = MX_OK;
+  for (int k = 0; k < nidx && st == MX_OK; k++)
+    st = check_indices(out->prim->name, idx[k], ishape, indim, axes[k], a->shape[axes[k]],
+                       win[k]);
+  if (st == MX_OK) st = array_alloc(out);
+  if (st < 0) return st;
+  memset(g, 0, sizeof *g);
+  g->ndim = out->ndim;
+  memcpy(g->shape, out->shape, (size_t)out->ndim * sizeof *g->shape);
+  g->nidx = nidx;
+  for (int k = 0; k < nidx; k++)
+    set_index(&g->idx[k], idx[k], a->shape[axes[k]], a->strides[axes[k]], win[k]);
+  return MX_OK;
+}
+
 static mx_status gpu_take(mx_array out, mx_array const *in, int nin, const void *params) {
   (void)nin;
   const take_params *p = params;
   mx_array a = in[0], idx = in[1];
   int ax = p->axis;
   if (out->size == 0) return array_alloc(out);
-  mx_status st = check_indices(out->prim->name, idx, idx->shape, idx->ndim, ax, a->shape[ax], 1);
-  if (st == MX_OK) st = array_alloc(out);
-  if (st < 0) return st;
   cu_ix_gather g;
-  memset(&g, 0, sizeof g);
-  g.ndim = out->ndim;
-  memcpy(g.shape, out->shape, (size_t)out->ndim * sizeof *g.shape);
-  g.nidx = 1;
-  set_index(&g.idx[0], idx, a->shape[ax], a->strides[ax], 1);
+  const int64_t one = 1;
+  mx_status st = gather_setup(out, a, &in[1], 1, &ax, &one, idx->shape, idx->ndim, &g);
+  if (st < 0) return st;
   int o = 0;
   for (int d = 0; d < ax; d++) g.src_strides[o++] = a->strides[d];
   for (int d = 0; d < idx->ndim; d++) g.idx[0].strides[o++] = idx->strides[d];
@@ -102,25 +119,15 @@ static mx_status gpu_gather(mx_array out, mx_array const *in, int nin, const voi
   if (p->nidx > CU_IX_MAX_IDX) return cuda_fallback_cpu(out, in, nin, params);
   if (out->size == 0) return array_alloc(out);
   int indim = out->ndim - a->ndim;
-  mx_status st = MX_OK;
-  for (int k = 0; k < p->nidx && st == MX_OK; k++) {
-    int ax = p->axes[k];
-    st = check_indices(out->prim->name, in[1 + k], out->shape, indim, ax, a->shape[ax],
-                       p->slice_sizes[ax]);
-  }
-  if (st == MX_OK) st = array_alloc(out);
-  if (st < 0) return st;
+  int64_t win[CU_IX_MAX_IDX];
+  for (int k = 0; k < p->nidx; k++) win[k] = p->slice_sizes[p->axes[k]];
   cu_ix_gather g;
-  memset(&g, 0, sizeof g);
-  g.ndim = out->ndim;
-  memcpy(g.shape, out->shape, (size_t)out->ndim * sizeof *g.shape);
+  mx_status st = gather_setup(out, a, &in[1], p->nidx, p->axes, win, out->shape, indim, &g);
+  if (st < 0) return st;
   for (int d = 0; d < a->ndim; d++) g.src_strides[indim + d] = a->strides[d];
-  g.nidx = p->nidx;
   for (int k = 0; k < p->nidx; k++) {
-    mx_array ix = in[1 + k];
-    int ax = p->axes[k];
-    set_index(&g.idx[k], ix, a->shape[ax], a->strides[ax], p->slice_sizes[ax]);
     /* Right-aligned into the index dims (the front end broadcast them). */
+    mx_array ix = in[1 + k];
     int lead = indim - ix->ndim;
     for (int d = 0; d < ix->ndim; d++)
       g.idx[k].strides[lead + d] = ix->shape[d] == 1 ? 0 : ix->strides[d];
@@ -134,15 +141,10 @@ static mx_status gpu_take_along(mx_array out, mx_array const *in, int nin, const
   mx_array a = in[0], idx = in[1];
   int ax = p->axis;
   if (out->size == 0) return array_alloc(out);
-  mx_status st = check_indices(out->prim->name, idx, out->shape, out->ndim, ax, a->shape[ax], 1);
-  if (st == MX_OK) st = array_alloc(out);
-  if (st < 0) return st;
   cu_ix_gather g;
-  memset(&g, 0, sizeof g);
-  g.ndim = out->ndim;
-  memcpy(g.shape, out->shape, (size_t)out->ndim * sizeof *g.shape);
-  g.nidx = 1;
-  set_index(&g.idx[0], idx, a->shape[ax], a->strides[ax], 1);
+  const int64_t one = 1;
+  mx_status st = gather_setup(out, a, &in[1], 1, &ax, &one, out->shape, out->ndim, &g);
+  if (st < 0) return st;
   for (int d = 0; d < out->ndim; d++) {
     g.src_strides[d] = d == ax ? 0 : a->strides[d];
     g.idx[0].strides[d] = idx->strides[d];

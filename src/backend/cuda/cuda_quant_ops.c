@@ -20,6 +20,7 @@
 #include "cuda_blas.h"
 #include "cuda_quant.h"
 #include "cuda_table.h"
+#include "qgemm.h" /* qgemm helper: fused prefill kernel */
 
 #define DECODE_MAX_ROWS 8
 #define TILE_VALUES ((int64_t)1 << 26)
@@ -244,8 +245,12 @@ static mx_status gpu_quantized_matmul(mx_array out, mx_array const *in, int nin,
     bt.nb = 0;
   }
   if (p->transpose && rows <= DECODE_MAX_ROWS && nbatch <= 65535) {
+    /* Weights read in place (no copy just queued) and written before the
+     * last drain. */
+    bool settled = !ow.tmp.p && !os.tmp.p && !ob.tmp.p;
+    for (int k = 1; k < 4; k++) settled = settled && buffer_device_settled(in[k]->buf);
     int e = cu_qmv(t, p->bits, p->group_size, ox.p, ow.p, os.p, ob.p, array_dptr(out), rows, N,
-                   K, &bt, nbatch, cuda_stream());
+                   K, &bt, nbatch, settled, cuda_stream());
     if (e != CU_Q_UNSUPPORTED) {
       st = cuda_check(e, "quantized_matmul");
       goto done;
@@ -270,6 +275,19 @@ static mx_status gpu_quantized_matmul(mx_array out, mx_array const *in, int nin,
                    (const char *)ob.p + (size_t)off[3] * ts,
                    (const char *)ox.p + (size_t)off[0] * ts,
                    (char *)array_dptr(out) + (size_t)(i * rows * N) * ts};
+      /* ---- qgemm (qgemm.cu): fused dequantize + tensor-core GEMM for x @ W^T
+       * (f16/bf16, 4/8-bit, gs 32/64/128), for the shapes where it measured
+       * faster (qgemm.h: M <= 128, N >= 16384; MLXC_QGEMM=1 for all); falls
+       * through when it answers unsupported. */
+      if (p->transpose) {
+        int e = cu_qgemm(t, p->bits, p->group_size, j.x, j.w, j.s, j.b, j.y, rows, N, K,
+                         cuda_stream());
+        if (e != CU_Q_UNSUPPORTED) {
+          st = cuda_check(e, "quantized_matmul");
+          continue;
+        }
+      }
+      /* ---- end qgemm */
       st = qmm_gemm(&j);
     }
   }

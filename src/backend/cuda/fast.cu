@@ -1167,12 +1167,9 @@ __global__ void silu_mul_kernel(T *out, const T *a, const T *b, cu_silu_mul_args
         ib += c * g.bs[d];
       }
     }
-    // IEEE products. For bf16, where sigmoid(a) rounds to a subnormal
-    // (a < ~-87), the chain gives +-0 on both devices (seen on the H200
-    // and the CPU: test_fast_silu_mul), so s is taken as 0 there too.
+    // IEEE products, subnormals included (the chain keeps them).
     float x = tof<T>(a[ia]);
     float s = rnd<T>(sigmoid_chain(x));
-    if (std::is_same<T, b16>::value && fabsf(s) < 1.17549435e-38f) s = 0.0f;
     float h = rnd<T>(__fmul_rn(x, s));
     out[i] = fromf<T>(__fmul_rn(h, tof<T>(b[ib])));
   }
@@ -1197,4 +1194,238 @@ extern "C" int cu_fast_silu_mul(const cu_silu_mul_args *g, void *stream) {
     case MX_FLOAT32: return launch_silu_mul<float>(g, s);
   }
   return (int)cudaErrorInvalidValue;
+}
+
+// ------------------------------------------------------------ fused decode-step ops
+//
+// add + rms_norm and rope(q, k) + KV write (src/backend/cpu/fast_fused.h).
+// Each repeats the arithmetic of the unfused kernels above expression for
+// expression (norm_kernel's thread mapping, reduction and rounding;
+// rope_kernel's angles and products), so the fused node gives the chain's
+// bits on the GPU too.
+
+#include "cuda_fast_fused.h"
+
+namespace {
+
+// norm_kernel with h = rnd(x + d) as its input row: h is written (it is the
+// residual stream) and normalized in the same pass. The element mapping is
+// the one norm_kernel uses on a dense, aligned h (the add's fresh output):
+// 8-element chunks when D % 8 == 0, single elements otherwise.
+template <typename T>
+__global__ void add_norm_kernel(cu_add_norm_args a) {
+  extern __shared__ float sm[];
+  const int64_t D = a.D;
+  float *xs = sm + (int64_t)threadIdx.y * D;
+  float *red = sm + (int64_t)blockDim.y * D;
+  const int64_t row = (int64_t)blockIdx.x * blockDim.y + threadIdx.y;
+  const bool live = row < a.rows;
+  const int tx = threadIdx.x, tpr = blockDim.x;
+  int64_t ox = 0, od = 0;
+  if (live) {
+    int64_t r = row;
+    for (int d = a.outer_nd - 1; d >= 0; d--) {
+      int64_t c = r % a.shape[d];
+      ox += c * a.xs[d];
+      od += c * a.ds[d];
+      r /= a.shape[d];
+    }
+  }
+  const T *x = (const T *)a.x + ox, *dd = (const T *)a.d + od;
+  T *hout = (T *)a.out + row * D;
+  T *yout = (T *)a.out + a.rows * D + row * D;
+  const bool layer = false;  // norm_kernel's accumulation expression, rms branch
+  float acc = 0.0f;
+  if (live) {
+    if (D % 8 == 0) {
+      for (int64_t c = tx; c < D / 8; c += tpr) {
+        float f[8], g[8];
+        if (a.vec) {
+          load8(x + c * 8, f);
+          load8(dd + c * 8, g);
+        } else {
+#pragma unroll
+          for (int k = 0; k < 8; k++) {
+            f[k] = tof<T>(x[(c * 8 + k) * a.x_last]);
+            g[k] = tof<T>(dd[(c * 8 + k) * a.d_last]);
+          }
+        }
+#pragma unroll
+        for (int k = 0; k < 8; k++) {
+          f[k] = rnd<T>(__fadd_rn(f[k], g[k]));
+          xs[c * 8 + k] = f[k];
+          acc += layer ? f[k] : f[k] * f[k];
+        }
+        store8(hout + c * 8, f);
+      }
+    } else {
+      for (int64_t i = tx; i < D; i += tpr) {
+        float f = rnd<T>(__fadd_rn(tof<T>(x[i * a.x_last]), tof<T>(dd[i * a.d_last])));
+        hout[i] = fromf<T>(f);
+        xs[i] = f;
+        acc += layer ? f : f * f;
+      }
+    }
+  }
+  const float inv_d = (float)(1.0 / (double)D);
+  float tot = row_sum(acc, red);
+  if (!live) return;
+  const float ms = __fmul_rn(tot, inv_d);
+  const float rs = __fdiv_rn(1.0f, __fsqrt_rn(__fadd_rn(ms, a.eps)));
+  const T *w = (const T *)a.w;
+  auto fin = [&](float v, int64_t i) -> float {
+    float y = __fmul_rn(v, rs);
+    y = rnd<T>(y);
+    y = rnd<T>(__fmul_rn(y, tof<T>(w[i * a.w_stride])));
+    return y;
+  };
+  if (D % 8 == 0) {
+    for (int64_t c = tx; c < D / 8; c += tpr) {
+      float f[8];
+#pragma unroll
+      for (int k = 0; k < 8; k++) f[k] = fin(xs[c * 8 + k], c * 8 + k);
+      store8(yout + c * 8, f);
+    }
+  } else {
+    for (int64_t i = tx; i < D; i += tpr) yout[i] = fromf<T>(fin(xs[i], i));
+  }
+}
+
+// launch_norm's block shape, so the reduction tree is the same.
+template <typename T> int launch_add_norm(const cu_add_norm_args *a, cudaStream_t s) {
+  int tpr = 32;
+  while (tpr < 1024 && (int64_t)tpr * 32 < a->D) tpr *= 2;
+  int rpb = tpr >= 256 ? 1 : 256 / tpr;
+  size_t smem = (size_t)rpb * (size_t)a->D * sizeof(float) + (size_t)rpb * 32 * sizeof(float);
+  if (smem > 48 * 1024) {
+    cudaError_t e = cudaFuncSetAttribute(add_norm_kernel<T>,
+                                         cudaFuncAttributeMaxDynamicSharedMemorySize, (int)smem);
+    if (e != cudaSuccess) return (int)e;
+  }
+  int64_t blocks = (a->rows + rpb - 1) / rpb;
+  if (blocks > 0x7fffffff) return (int)cudaErrorInvalidConfiguration;
+  add_norm_kernel<T><<<(unsigned)blocks, dim3(tpr, rpb), smem, s>>>(*a);
+  return (int)cudaGetLastError();
+}
+
+// One block row (threadIdx.y) per head row of q, k or v: rows [0, B*Hq) are
+// q's, then B*H of k, then B*H of v. threadIdx.x: rope_kernel's slots
+// (pairs, then the pass-through tail); v rows copy D elements.
+template <typename T>
+__global__ void rope_kv_kernel(cu_rope_kv_args a) {
+  const int64_t nq = a.B * a.Hq, nk = a.B * a.H;
+  const int64_t r = (int64_t)blockIdx.x * blockDim.y + threadIdx.y;
+  if (r >= nq + 2 * nk) return;
+  const int64_t D = a.D, half = a.dims / 2, slots = half + (D - a.dims);
+  const int64_t kvn = nk * a.cap * D;
+  T *out = (T *)a.out;
+  if (r >= nq + nk) {  // v: a copy
+    const int64_t i = r - nq - nk, b = i / a.H, h = i % a.H;
+    const T *src = (const T *)a.v + b * a.vs[0] + h * a.vs[1];
+    T *dst = out + kvn + (i * a.cap + a.pos) * D;
+    for (int64_t e = threadIdx.x; e < D; e += blockDim.x) dst[e] = src[e * a.vs[3]];
+    return;
+  }
+  const T *x;
+  int64_t xst;
+  T *dst;
+  if (r < nq) {
+    const int64_t b = r / a.Hq, h = r % a.Hq;
+    x = (const T *)a.q + b * a.qs[0] + h * a.qs[1];
+    xst = a.qs[3];
+    dst = out + 2 * kvn + r * D;
+  } else {
+    const int64_t i = r - nq, b = i / a.H, h = i % a.H;
+    x = (const T *)a.k + b * a.ks[0] + h * a.ks[1];
+    xst = a.ks[3];
+    dst = out + (i * a.cap + a.pos) * D;
+  }
+  // rope_kernel at t = 0 with the scalar offset.
+  const float off = (float)a.offset;
+  const float pos = __fmul_rn(__fadd_rn((float)0, off), a.scale);
+  for (int64_t j = threadIdx.x; j < slots; j += blockDim.x) {
+    if (j >= half) {
+      const int64_t i1 = a.dims + (j - half);
+      dst[i1] = x[i1 * xst];
+      continue;
+    }
+    float c = 0.0f, sn = 0.0f;
+    float invf = a.freqs ? __fdiv_rn(1.0f, a.freqs[j * a.freqs_stride])
+                         : (float)exp((double)__fmul_rn(-(float)j, a.coef));
+    sincosf(__fmul_rn(pos, invf), &sn, &c);
+    c = rnd<T>(c);
+    sn = rnd<T>(sn);
+    const int64_t i1 = a.traditional ? 2 * j : j, i2 = a.traditional ? 2 * j + 1 : j + half;
+    float xa = tof<T>(x[i1 * xst]), xb = tof<T>(x[i2 * xst]);
+    float p1 = rnd<T>(__fmul_rn(xa, c)), p2 = rnd<T>(__fmul_rn(xb, sn));
+    float p3 = rnd<T>(__fmul_rn(xa, sn)), p4 = rnd<T>(__fmul_rn(xb, c));
+    dst[i1] = fromf<T>(__fsub_rn(p1, p2));
+    dst[i2] = fromf<T>(__fadd_rn(p3, p4));
+  }
+}
+
+template <typename T> int launch_rope_kv(const cu_rope_kv_args *a, cudaStream_t s) {
+  const int64_t rows = a->B * (a->Hq + 2 * a->H);
+  const int64_t slots = a->dims / 2 + (a->D - a->dims);
+  int64_t need = slots > a->D ? slots : a->D;
+  int tx = 32;
+  while (tx < 128 && tx < need) tx *= 2;
+  int ty = 256 / tx;
+  int64_t gx = (rows + ty - 1) / ty;
+  if (gx <= 0) return 0;
+  if (gx > 0x7fffffff) return (int)cudaErrorInvalidConfiguration;
+  rope_kv_kernel<T><<<(unsigned)gx, dim3(tx, ty), 0, s>>>(*a);
+  return (int)cudaGetLastError();
+}
+
+template <typename E>
+__global__ void kv_copy_prefix_kernel(E *dst, const E *src, int64_t s0, int64_t s1, int64_t s2,
+                                      int64_t s3, int64_t H, int64_t pos, int64_t cap, int64_t D,
+                                      int64_t n) {
+  for (int64_t i = blockIdx.x * (int64_t)blockDim.x + threadIdx.x; i < n;
+       i += (int64_t)gridDim.x * blockDim.x) {
+    int64_t e = i % D, r = i / D, t = r % pos, bh = r / pos, h = bh % H, b = bh / H;
+    dst[(bh * cap + t) * D + e] = src[b * s0 + h * s1 + t * s2 + e * s3];
+  }
+}
+
+}  // namespace
+
+extern "C" int cu_fast_add_rms_norm(const cu_add_norm_args *a, void *stream) {
+  cudaStream_t s = (cudaStream_t)stream;
+  if (a->rows <= 0) return 0;
+  switch (a->t) {
+    case MX_FLOAT16: return launch_add_norm<h16>(a, s);
+    case MX_BFLOAT16: return launch_add_norm<b16>(a, s);
+    case MX_FLOAT32: return launch_add_norm<float>(a, s);
+  }
+  return (int)cudaErrorInvalidValue;
+}
+
+extern "C" int cu_fast_rope_kv(const cu_rope_kv_args *a, void *stream) {
+  cudaStream_t s = (cudaStream_t)stream;
+  switch (a->t) {
+    case MX_FLOAT16: return launch_rope_kv<h16>(a, s);
+    case MX_BFLOAT16: return launch_rope_kv<b16>(a, s);
+    case MX_FLOAT32: return launch_rope_kv<float>(a, s);
+  }
+  return (int)cudaErrorInvalidValue;
+}
+
+extern "C" int cu_kv_copy_prefix(void *dst, const void *src, const int64_t *ss, int64_t B,
+                                 int64_t H, int64_t pos, int64_t cap, int64_t D, size_t esz,
+                                 void *stream) {
+  cudaStream_t s = (cudaStream_t)stream;
+  int64_t n = B * H * pos * D;
+  if (n <= 0) return 0;
+  int64_t blocks = (n + 255) / 256;
+  if (blocks > 65535 * 8) blocks = 65535 * 8;
+#define KVCP(E)                                                                              \
+  kv_copy_prefix_kernel<E><<<(unsigned)blocks, 256, 0, s>>>((E *)dst, (const E *)src, ss[0], \
+                                                           ss[1], ss[2], ss[3], H, pos, cap, D, n)
+  if (esz == 4) KVCP(uint32_t);
+  else if (esz == 2) KVCP(uint16_t);
+  else return (int)cudaErrorInvalidValue;
+#undef KVCP
+  return (int)cudaGetLastError();
 }

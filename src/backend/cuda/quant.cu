@@ -16,82 +16,12 @@
 #include <stdlib.h>
 
 #include "cuda_quant.h"
+#include "quant_device.cuh"
 
 namespace {
 
-template <typename T> __device__ __forceinline__ float to_f(T v) { return (float)v; }
-template <> __device__ __forceinline__ float to_f<__half>(__half v) { return __half2float(v); }
-template <> __device__ __forceinline__ float to_f<__nv_bfloat16>(__nv_bfloat16 v) {
-  return __bfloat162float(v);
-}
-template <typename T> __device__ __forceinline__ T from_f(float v) { return (T)v; }
-template <> __device__ __forceinline__ __half from_f<__half>(float v) { return __float2half_rn(v); }
-template <> __device__ __forceinline__ __nv_bfloat16 from_f<__nv_bfloat16>(float v) {
-  return __float2bfloat16_rn(v);
-}
-// Rounds v to T's precision and back (MLX computes half types as "f32, then
-// round").
-template <typename T> __device__ __forceinline__ float round_to(float v) {
-  return to_f<T>(from_f<T>(v));
-}
+using namespace qdev;
 
-// Eight consecutive T at a 16-byte aligned address, as floats.
-template <typename T> __device__ __forceinline__ void load8(const T *p, float *f);
-template <> __device__ __forceinline__ void load8<float>(const float *p, float *f) {
-  float4 a = __ldg((const float4 *)p), b = __ldg((const float4 *)p + 1);
-  f[0] = a.x; f[1] = a.y; f[2] = a.z; f[3] = a.w;
-  f[4] = b.x; f[5] = b.y; f[6] = b.z; f[7] = b.w;
-}
-template <> __device__ __forceinline__ void load8<__nv_bfloat16>(const __nv_bfloat16 *p, float *f) {
-  uint4 u = __ldg((const uint4 *)p);
-  uint32_t w[4] = {u.x, u.y, u.z, u.w};
-#pragma unroll
-  for (int i = 0; i < 4; i++) {  // bf16 is the top half of an f32
-    f[2 * i] = __uint_as_float(w[i] << 16);
-    f[2 * i + 1] = __uint_as_float(w[i] & 0xffff0000u);
-  }
-}
-template <> __device__ __forceinline__ void load8<__half>(const __half *p, float *f) {
-  uint4 u = __ldg((const uint4 *)p);
-  uint32_t w[4] = {u.x, u.y, u.z, u.w};
-#pragma unroll
-  for (int i = 0; i < 4; i++) {
-    __half2 h = *reinterpret_cast<__half2 *>(&w[i]);
-    float2 v = __half22float2(h);
-    f[2 * i] = v.x;
-    f[2 * i + 1] = v.y;
-  }
-}
-
-// Byte j of v (0..255) as a float: placed in the mantissa of 2^23, then 2^23
-// subtracted (exact).
-// An offset o folds into the same subtraction: byte_f(v, j, o) = byte - o.
-__device__ __forceinline__ float byte_f(uint32_t v, int j, float o = 0.f) {
-  return __uint_as_float(__byte_perm(v, 0x4B000000u, 0x7540u | (uint32_t)j)) - (8388608.0f + o);
-}
-
-__device__ __forceinline__ float warp_sum(float v) {
-#pragma unroll
-  for (int o = 16; o > 0; o >>= 1) v += __shfl_xor_sync(0xffffffffu, v, o);
-  return v;
-}
-
-struct BatchOff {
-  int64_t o[4];
-};
-
-__device__ __forceinline__ BatchOff batch_offsets(const cu_qbatch &bt, int64_t i) {
-  BatchOff r = {{0, 0, 0, 0}};
-  for (int d = bt.nb - 1; d >= 0; d--) {
-    int64_t n = bt.shape[d], c = i % n;
-    i /= n;
-#pragma unroll
-    for (int k = 0; k < 4; k++) r.o[k] += c * bt.stride[k][d];
-  }
-  return r;
-}
-
-constexpr int MAX_WARPS = 8;
 
 // ---------------------------------------------------------------- affine, 4/8-bit
 //
@@ -251,169 +181,6 @@ __global__ void __launch_bounds__(256)
 // split into two nibble planes (q = 16h + l), two accumulators.
 // The warps of a block split K (blockDim.x / 32 of them) and meet in shared
 // memory.
-// Programmatic dependent launch (opt-in, cu_qmv_set_pdl): the kernel may
-// start while the previous kernel on the stream still runs. Weights are
-// read before the wait (they must not be written by that kernel: static
-// model weights), x is read and y written after it. Without the launch
-// attribute both instructions do nothing.
-__device__ __forceinline__ void pdl_wait() { asm volatile("griddepcontrol.wait;" ::: "memory"); }
-__device__ __forceinline__ void pdl_trigger() {
-  asm volatile("griddepcontrol.launch_dependents;" ::: "memory");
-}
-
-template <typename T> struct mma_t;
-template <> struct mma_t<__nv_bfloat16> {
-  // 0x4300 is 128.0: 0x4300 | q = 128 + q exactly (7 mantissa bits).
-  static constexpr uint32_t magic = 0x43004300u, one = 0x3F803F80u;
-  static constexpr uint32_t neg0 = 0xC300C300u, neg8 = 0xC308C308u;  // -128, -136
-  static __device__ __forceinline__ uint32_t unbias(uint32_t v, uint32_t neg = neg0) {
-    uint32_t r;
-    asm("fma.rn.bf16x2 %0, %1, %2, %3;" : "=r"(r) : "r"(v), "r"(one), "r"(neg));
-    return r;
-  }
-  static __device__ __forceinline__ void mma(float *c, uint32_t a0, uint32_t a1, uint32_t a2,
-                                             uint32_t a3, uint32_t b0, uint32_t b1) {
-    asm("mma.sync.aligned.m16n8k16.row.col.f32.bf16.bf16.f32 {%0,%1,%2,%3}, {%4,%5,%6,%7}, "
-        "{%8,%9}, {%0,%1,%2,%3};"
-        : "+f"(c[0]), "+f"(c[1]), "+f"(c[2]), "+f"(c[3])
-        : "r"(a0), "r"(a1), "r"(a2), "r"(a3), "r"(b0), "r"(b1));
-  }
-};
-template <> struct mma_t<__half> {
-  // 0x6400 is 1024.0: 0x6400 | q = 1024 + q exactly.
-  static constexpr uint32_t magic = 0x64006400u, one = 0x3C003C00u;
-  static constexpr uint32_t neg0 = 0xE400E400u, neg8 = 0xE408E408u;  // -1024, -1032
-  static __device__ __forceinline__ uint32_t unbias(uint32_t v, uint32_t neg = neg0) {
-    uint32_t r;
-    asm("fma.rn.f16x2 %0, %1, %2, %3;" : "=r"(r) : "r"(v), "r"(one), "r"(neg));
-    return r;
-  }
-  static __device__ __forceinline__ void mma(float *c, uint32_t a0, uint32_t a1, uint32_t a2,
-                                             uint32_t a3, uint32_t b0, uint32_t b1) {
-    asm("mma.sync.aligned.m16n8k16.row.col.f32.f16.f16.f32 {%0,%1,%2,%3}, {%4,%5,%6,%7}, "
-        "{%8,%9}, {%0,%1,%2,%3};"
-        : "+f"(c[0]), "+f"(c[1]), "+f"(c[2]), "+f"(c[3])
-        : "r"(a0), "r"(a1), "r"(a2), "r"(a3), "r"(b0), "r"(b1));
-  }
-};
-
-// Nibble pair (4i, 4i+4 of the word's 8 nibbles) of v >> 4i as a packed
-// pair of exact small integers.
-template <typename T> __device__ __forceinline__ uint32_t nib2(uint32_t v) {
-  return mma_t<T>::unbias((v & 0x000F000Fu) | mma_t<T>::magic);
-}
-// The same, minus 8 (GGUF's signed nibbles).
-template <typename T> __device__ __forceinline__ uint32_t nib2m8(uint32_t v) {
-  return mma_t<T>::unbias((v & 0x000F000Fu) | mma_t<T>::magic, mma_t<T>::neg8);
-}
-
-// Weights are read once: keep them out of L1 so x and the scales stay.
-__device__ __forceinline__ uint4 ld_stream16(const void *p) {
-  uint4 r;
-  asm volatile("ld.global.nc.L1::no_allocate.v4.u32 {%0,%1,%2,%3}, [%4];"
-               : "=r"(r.x), "=r"(r.y), "=r"(r.z), "=r"(r.w)
-               : "l"(p));
-  return r;
-}
-__device__ __forceinline__ uint2 ld_stream8(const void *p) {
-  uint2 r;
-  asm volatile("ld.global.nc.L1::no_allocate.v2.u32 {%0,%1}, [%2];"
-               : "=r"(r.x), "=r"(r.y)
-               : "l"(p));
-  return r;
-}
-__device__ __forceinline__ uint32_t ld_stream4(const void *p) {
-  uint32_t r;
-  asm volatile("ld.global.nc.L1::no_allocate.u32 %0, [%1];" : "=r"(r) : "l"(p));
-  return r;
-}
-
-template <int WP> __device__ __forceinline__ void load_words(const uint8_t *p, uint32_t *o) {
-  if (WP == 1) {
-    o[0] = ld_stream4(p);
-  } else if (WP == 2) {
-    uint2 v = ld_stream8(p);
-    o[0] = v.x;
-    o[1] = v.y;
-  } else {
-#pragma unroll
-    for (int k = 0; k < WP / 4; k++) {
-      uint4 v = ld_stream16(p + 16 * k);
-      o[4 * k] = v.x;
-      o[4 * k + 1] = v.y;
-      o[4 * k + 2] = v.z;
-      o[4 * k + 3] = v.w;
-    }
-  }
-}
-
-// acc[mt][i] of lane (g, t): row mt*16 + g + 8*(i>>1), x row 2t + (i&1);
-// the block's warps (K slices) add up in shared memory.
-template <typename T, int MT>
-__device__ __forceinline__ void mma_store(const float (*acc)[4], float *red, T *y, int M, int N,
-                                          int row0) {
-  const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5, KS = blockDim.x >> 5;
-  const int g = lane >> 2, t = lane & 3;
-  if (KS == 1) {
-#pragma unroll
-    for (int mt = 0; mt < MT; mt++)
-#pragma unroll
-      for (int i = 0; i < 4; i++) {
-        const int row = row0 + mt * 16 + g + 8 * (i >> 1), col = 2 * t + (i & 1);
-        if (col < M && row < N) y[(int64_t)col * N + row] = from_f<T>(acc[mt][i]);
-      }
-    return;
-  }
-  constexpr int TR = 16 * MT;
-#pragma unroll
-  for (int mt = 0; mt < MT; mt++)
-#pragma unroll
-    for (int i = 0; i < 4; i++) {
-      const int rl = mt * 16 + g + 8 * (i >> 1), col = 2 * t + (i & 1);
-      if (col < M) red[(warp * 8 + col) * TR + rl] = acc[mt][i];
-    }
-  __syncthreads();
-  for (int idx = threadIdx.x; idx < TR * M; idx += blockDim.x) {
-    const int rl = idx % TR, col = idx / TR;
-    float s = 0.f;
-    for (int k = 0; k < KS; k++) s += red[(k * 8 + col) * TR + rl];
-    if (row0 + rl < N) y[(int64_t)col * N + row0 + rl] = from_f<T>(s);
-  }
-}
-
-// U consecutive 16-bit values (scales or biases of U groups) at a 2U-byte
-// aligned address: one load.
-template <int U> __device__ __forceinline__ void load_u16s(const void *p, uint32_t *o) {
-  if (U == 1) {
-    o[0] = __ldg((const unsigned short *)p);
-  } else if (U == 2) {
-    o[0] = __ldg((const uint32_t *)p);
-  } else if (U == 4) {
-    uint2 v = __ldg((const uint2 *)p);
-    o[0] = v.x;
-    o[1] = v.y;
-  } else {
-#pragma unroll
-    for (int k = 0; k < U / 8; k++) {
-      uint4 v = __ldg((const uint4 *)p + k);
-      o[4 * k] = v.x;
-      o[4 * k + 1] = v.y;
-      o[4 * k + 2] = v.z;
-      o[4 * k + 3] = v.w;
-    }
-  }
-}
-// Element u of such a load, as a float.
-template <typename T> __device__ __forceinline__ float u16_f(const uint32_t *o, int u);
-template <> __device__ __forceinline__ float u16_f<__nv_bfloat16>(const uint32_t *o, int u) {
-  const uint32_t v = o[u >> 1];
-  return __uint_as_float((u & 1) ? v & 0xffff0000u : v << 16);
-}
-template <> __device__ __forceinline__ float u16_f<__half>(const uint32_t *o, int u) {
-  const uint32_t v = o[u >> 1];
-  return __half2float(__ushort_as_half((unsigned short)((u & 1) ? v >> 16 : v & 0xffffu)));
-}
-
 // U groups per step per warp; the launcher guarantees G % U == 0 and
 // 2U-byte aligned scale/bias rows (U = 1 always qualifies).
 template <typename T, int BITS, int GS, int U, int MT>
@@ -934,14 +701,25 @@ int fast_by_m(int64_t M, const void *x, const void *w, const void *s, const void
 // ---------------------------------------------------------------- tensor-core decode launch
 
 int mma_kernel_cfg = 0, mma_ks_cfg = 0, mma_bpr_cfg = 0, mma_mt_cfg = 0;  // 0: automatic
-int pdl_cfg = 0;
+// Programmatic dependent launch: forced by a benchmark (pdl_cfg), or per
+// product when its weights are settled (cu_qmv's caller knows) unless
+// MLXC_PDL=0; pdl_now is the current product's choice.
+int pdl_cfg = 0, pdl_now = 0;
+bool pdl_allowed(void) {
+  static int env = -1;
+  if (env < 0) {
+    const char *e = getenv("MLXC_PDL");
+    env = e && e[0] == '0' ? 0 : 1;
+  }
+  return env == 1;
+}
 
 // kernel<<<grid, threads, smem, st>>>(args...), with the programmatic
 // dependent launch attribute when enabled.
 template <typename... KArgs, typename... Args>
 int launch_k(void (*kernel)(KArgs...), dim3 grid, int threads, size_t smem, cudaStream_t st,
              Args... args) {
-  if (!pdl_cfg) {
+  if (!pdl_now) {
     kernel<<<grid, threads, smem, st>>>(args...);
     return (int)cudaGetLastError();
   }
@@ -1048,6 +826,26 @@ bool use_mma(int bits, int gs, int64_t M, int64_t N, int64_t K) {
   return gs == 128 && N >= 32768;
 }
 
+// The pipelined kernel (qmv_pipe.cu) only on request (MLXC_QMV_PIPE=1 or
+// a benchmark's choice): on an H200 it measured 24-42% of copy on the
+// Llama decode shapes against 30-56% for the choice below
+// (bench_cuda_quant), so it is not the default. It declines what it does
+// not cover.
+bool use_pipe(void) {
+  static int env = -1;
+  if (env < 0) {
+    const char *e = getenv("MLXC_QMV_PIPE");
+    env = e && e[0] == '1' ? 1 : 0;
+  }
+  if (mma_kernel_cfg) return mma_kernel_cfg == 3;
+  return env == 1;
+}
+
+template <typename T> struct dtype_of;
+template <> struct dtype_of<float> { static constexpr mx_dtype v = MX_FLOAT32; };
+template <> struct dtype_of<__half> { static constexpr mx_dtype v = MX_FLOAT16; };
+template <> struct dtype_of<__nv_bfloat16> { static constexpr mx_dtype v = MX_BFLOAT16; };
+
 template <typename T> struct mma_path {
   static int go(int, int, const void *, const void *, const void *, const void *, void *, int64_t,
                 int64_t, int64_t, const cu_qbatch *, int64_t, cudaStream_t) {
@@ -1073,6 +871,10 @@ int qmv_typed(int bits, int gs, const void *x, const void *w, const void *s, con
   for (int d = 0; d < bt->nb; d++)
     aligned = aligned && (bt->stride[0][d] * (int64_t)sizeof(T)) % 16 == 0 &&
               (bt->stride[1][d] * 4) % 16 == 0;
+  if ((bits == 4 || bits == 8) && aligned && use_pipe()) {
+    int e = cu_qmv_pipe(dtype_of<T>::v, bits, gs, x, w, s, b, y, M, N, K, bt, nbatch, pdl_now, st);
+    if (e != CU_Q_UNSUPPORTED) return e;
+  }
   if ((bits == 4 || bits == 8) && aligned && use_mma(bits, gs, M, N, K)) {
     int e = mma_path<T>::go(bits, gs, x, w, s, b, y, M, N, K, bt, nbatch, st);
     if (e != CU_Q_UNSUPPORTED) return e;
@@ -1213,7 +1015,7 @@ extern "C" void cu_qmv_set_warps(int nw) {
 extern "C" void cu_qmv_set_pdl(int on) { pdl_cfg = on ? 1 : 0; }
 
 extern "C" void cu_qmv_set_config(int kernel, int ks, int bpr, int mt) {
-  mma_kernel_cfg = kernel == 1 || kernel == 2 ? kernel : 0;
+  mma_kernel_cfg = kernel >= 1 && kernel <= 3 ? kernel : 0;
   mma_ks_cfg = ks >= 1 && ks <= 16 ? ks : 0;
   mma_bpr_cfg = bpr == 32 || bpr == 64 ? bpr : 0;
   mma_mt_cfg = mt == 1 || mt == 2 ? mt : 0;
@@ -1257,11 +1059,13 @@ extern "C" int cu_q_read(const void *p, int64_t bytes, void *scratch, void *stre
 
 extern "C" int cu_qmv(mx_dtype t, int bits, int gs, const void *x, const void *w,
                       const void *scales, const void *biases, void *y, int64_t M, int64_t N,
-                      int64_t K, const cu_qbatch *bt, int64_t nbatch, void *stream) {
+                      int64_t K, const cu_qbatch *bt, int64_t nbatch, int weights_settled,
+                      void *stream) {
   if (M < 1 || M > 8 || bits < 2 || bits > 8 || bits == 7 || K % gs || gs % 32 ||
       nbatch > 65535 || N > INT32_MAX || K > INT32_MAX)
     return CU_Q_UNSUPPORTED;
   if (N == 0 || nbatch == 0) return 0;
+  pdl_now = pdl_cfg || (weights_settled && pdl_allowed());
   cudaStream_t st = (cudaStream_t)stream;
   switch (t) {
     case MX_FLOAT32: return qmv_typed<float>(bits, gs, x, w, scales, biases, y, M, N, K, bt, nbatch, st);
@@ -1290,6 +1094,7 @@ extern "C" int cu_qdequant(mx_dtype st_t, mx_dtype ot, int bits, int gs, const v
 
 extern "C" int cu_gguf_mv(mx_dtype t, int type, const void *x, const void *blocks, void *y,
                           int64_t M, int64_t N, int64_t K, int64_t row_bytes, void *stream) {
+  pdl_now = pdl_cfg;  // GGUF weights: no settled-ness from the caller yet
   if ((type != 2 && type != 8) || M < 1 || M > 8 || K % 64 || N > INT32_MAX || K > INT32_MAX ||
       (((uintptr_t)blocks | (uintptr_t)row_bytes) & 3) || ((uintptr_t)x & 15))
     return CU_Q_UNSUPPORTED;

@@ -4,12 +4,14 @@
  * project out.
  *
  * A decode step is bound by the host's cost per graph node, so for one
- * token q, k and v come from one matmul (weights concatenated at load when
- * they allow it) and each is one strided view of its output, and the heads
- * merge with one reshape. None of this changes a value: each output row of
- * a one-row matmul is computed from its own weights as before, and views
- * only move strides. Several tokens keep the separate matmuls, whose GEMM
- * blocking (and so rounding) depends on the output width. */
+ * token (or a batch of up to 8 with quantized weights on the CPU) q, k and
+ * v come from one matmul (weights concatenated at load when they allow
+ * it) and each is one strided view of its output, and for one token the
+ * heads merge with one reshape. None of this changes a value: each output
+ * of such a matmul is computed from its own weight row as before
+ * (lm_linear_fused_serves), and views only move strides. Other inputs keep
+ * the separate matmuls, whose GEMM blocking (and so rounding) depends on
+ * the output width. */
 #include <math.h>
 #include <stdio.h>
 
@@ -93,10 +95,10 @@ mx_status lm_attn_load(lm_attn *at, const lm_dec *d, lm_weights *w, const lm_qua
 mx_array lm_attn_apply(const lm_attn *at, mx_array x, lm_kv_cache *c, int64_t window) {
   int64_t B = mx_array_dim(x, 0), L = mx_array_dim(x, 1), Dh = at->head_dim;
   mx_array q, k, v;
-  /* Projections fused at load serve one token (lm_linear_fuse); the file's
-   * own qkv_proj serves all. */
-  bool one = at->qkv.w && (!at->q.w || B * L == 1);
-  if (one && !lm_fuse_enabled()) { /* the graph before fusion */
+  /* Projections fused at load serve the inputs lm_linear_fused_serves
+   * allows; the file's own qkv_proj serves all. */
+  bool fused = at->qkv.w && (!at->q.w || lm_linear_fused_serves(&at->qkv, B * L));
+  if (fused && !lm_fuse_enabled()) { /* the graph before fusion */
     mx_array qkv = lm_linear_apply(&at->qkv, x);
     mx_array parts[3] = {NULL, NULL, NULL};
     int64_t split[2] = {at->heads * Dh, (at->heads + at->kv_heads) * Dh};
@@ -109,7 +111,7 @@ mx_array lm_attn_apply(const lm_attn *at, mx_array x, lm_kv_cache *c, int64_t wi
     k = heads_first(parts[1], B, L, at->kv_heads, Dh);
     v = heads_first(parts[2], B, L, at->kv_heads, Dh);
     for (int j = 0; j < 3; j++) mx_array_free(parts[j]);
-  } else if (one) {
+  } else if (fused) {
     mx_array qkv = lm_linear_apply(&at->qkv, x); /* (B, L, (Hq + 2 Hkv) Dh) */
     if (!qkv) return NULL;
     q = heads_of(qkv, 0, at->heads, Dh); /* (B, Hq, L, Dh) */

@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "../../backend/cpu/fast_fused.h"
 #include "../../core/core.h"
 #include "mlxc/fast.h"
 #include "mlxc/ops.h"
@@ -234,22 +235,51 @@ mx_status lm_dec_check_call(const lm_dec *d, mx_array tokens, const mx_lm_cache 
   return MX_OK;
 }
 
+/* MLXC_FUSE=0 (all fusions) or MLXC_FUSE_ADD_NORM=0 (this one) keep the
+ * separate residual adds and norms, for A/B comparisons. */
+static bool add_norm_enabled(void) {
+  static int on = -1;
+  if (on < 0) {
+    const char *e = getenv("MLXC_FUSE_ADD_NORM");
+    on = lm_fuse_enabled() && !(e && strcmp(e, "0") == 0);
+  }
+  return on;
+}
+
 /* mlx-lm's TransformerBlock: h + mixer(in_norm(h)), then that plus
- * ffn(post_norm(.)). h (B, L, D); frees h. */
-static mx_array block(const lm_dec *d, int64_t i, mx_array h, mx_lm_cache *cache) {
+ * ffn(post_norm(.)). h (B, L, D); frees h. With *xn (fused mode, xn not
+ * NULL): each residual add and the norm after it are one node
+ * (fast_add_rms_norm, the same bits); *xn holds in_norm(h) on entry (NULL:
+ * computed here) and, on return, `next_norm`(the new h): the next block's
+ * in_norm or the final norm. */
+static mx_array block(const lm_dec *d, int64_t i, mx_array h, mx_lm_cache *cache, mx_array *xn,
+                      mx_array next_norm) {
   const lm_dec_layer *l = &d->L[i];
   float eps = (float)d->a.eps;
-  mx_array x = mx_fast_rms_norm(h, l->in_norm, eps);
+  mx_array x = xn && *xn ? *xn : mx_fast_rms_norm(h, l->in_norm, eps);
+  if (xn) *xn = NULL;
   mx_array r = l->spec.kind == LM_LAYER_ATTENTION
                    ? lm_attn_apply(&l->attn, x, cache ? &cache->layers[i] : NULL, l->spec.window)
                    : d->mixer(d, i, x, cache);
   mx_array_free(x);
-  SET(h, mx_add(h, r));
+  if (xn) {
+    mx_array h2 = NULL;
+    if (fast_add_rms_norm(h, r, l->post_norm, eps, &h2, &x)) x = NULL;
+    SET(h, h2);
+  } else {
+    SET(h, mx_add(h, r));
+    x = mx_fast_rms_norm(h, l->post_norm, eps);
+  }
   mx_array_free(r);
-  x = mx_fast_rms_norm(h, l->post_norm, eps);
   r = l->sparse ? lm_sparse_moe_apply(&l->moe, x) : lm_mlp_apply(&l->mlp, x);
   mx_array_free(x);
-  SET(h, mx_add(h, r));
+  if (xn) {
+    mx_array h2 = NULL;
+    if (fast_add_rms_norm(h, r, next_norm, eps, &h2, xn)) *xn = NULL;
+    SET(h, h2);
+  } else {
+    SET(h, mx_add(h, r));
+  }
   mx_array_free(r);
   return h;
 }
@@ -293,8 +323,22 @@ mx_array lm_dec_forward(const void *impl, mx_array tokens, mx_lm_cache *cache) {
   const lm_dec *d = impl;
   if (lm_dec_check_call(d, tokens, cache)) return NULL;
   mx_array h = lm_embedding_apply(&d->embed, tokens, d->dtype); /* (B, L, D) */
-  for (int64_t i = 0; i < d->a.layers && h; i++) h = block(d, i, h, cache);
-  return lm_dec_logits(d, h); /* (B, L, V) */
+  if (!add_norm_enabled()) {
+    for (int64_t i = 0; i < d->a.layers && h; i++) h = block(d, i, h, cache, NULL, NULL);
+    return lm_dec_logits(d, h); /* (B, L, V) */
+  }
+  /* Fused residual adds: the last block hands back the final norm too. */
+  mx_array x = NULL;
+  for (int64_t i = 0; i < d->a.layers && h; i++)
+    h = block(d, i, h, cache, &x, i + 1 < d->a.layers ? d->L[i + 1].in_norm : d->norm);
+  if (!h || !d->a.layers) {
+    mx_array_free(x);
+    return lm_dec_logits(d, h);
+  }
+  mx_array_free(h);
+  mx_array y = x ? lm_linear_apply(d->a.tied ? &d->embed : &d->head, x) : NULL; /* (B, L, V) */
+  mx_array_free(x);
+  return y;
 }
 
 int64_t lm_dec_num_layers(const void *impl) { return ((const lm_dec *)impl)->a.layers; }

@@ -40,14 +40,16 @@ struct lm_dec;
  * gate/up) into dst, done and evaluated now: one matmul instead of n, each
  * output row computed from its own weights, scales and biases. The parts
  * become views of their rows of dst (no extra memory), so callers can
- * still run them separately: a single-row input (a decode step) gives the
- * same bits through dst as through the parts, but BLAS's GEMM kernels for
- * several rows pick their blocking by the number of output columns, so a
- * multi-row input keeps the separate matmuls (and their exact results).
- * When the parts differ in form (dense / quantized / GGUF), dtype,
+ * still run them separately, and do for the inputs lm_linear_fused_serves
+ * refuses. When the parts differ in form (dense / quantized / GGUF), dtype,
  * quantization, input size or bias, dst stays zeroed and the parts
  * untouched; an error is returned only when fusing failed (layers.c). */
 mx_status lm_linear_fuse(lm_linear *dst, lm_linear *parts, int n);
+/* Whether an input of `rows` rows may run through fused weights f (from
+ * lm_linear_fuse) with every part's output the bits the part gives alone:
+ * one row always; up to 8 rows when f is quantized and runs on the CPU.
+ * Otherwise the separate matmuls keep their exact results. */
+bool lm_linear_fused_serves(const lm_linear *f, int64_t rows);
 /* False when MLXC_FUSE=0: models then load and run the graph they did
  * before fusion (separate projections, the sigmoid / multiply chain), for
  * A/B comparisons of node counts, speed and bits. */

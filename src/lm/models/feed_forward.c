@@ -5,9 +5,10 @@
  *
  * Separate gate and up projections are concatenated at load when their
  * weights allow, and SwiGLU's silu(gate) * up is one node (fast_silu_mul):
- * for one token, one matmul and one node reading both halves of its output
- * (two graph nodes instead of five) with the same bits; several tokens keep
- * the two matmuls (see lm_linear_fuse) and the one node. */
+ * for one token (or a few, quantized: lm_linear_fused_serves), one matmul
+ * and one node reading both halves of its output (two graph nodes instead
+ * of five) with the same bits; other inputs keep the two matmuls and the
+ * one node. */
 #include <stdio.h>
 
 #include "../../core/core.h"
@@ -45,10 +46,12 @@ mx_status lm_mlp_load(lm_mlp *m, lm_weights *w, const lm_quant_cfg *q, const cha
 
 mx_array lm_mlp_apply(const lm_mlp *m, mx_array x) {
   mx_array g, u;
-  /* gate_up (fused at load) serves one token; see lm_linear_fuse. */
-  const lm_linear *gu_lin = m->fused                                     ? &m->gate
-                            : m->gate_up.w && mx_array_size(x) == m->gate_up.in ? &m->gate_up
-                                                                         : NULL;
+  /* gate_up (fused at load) serves what lm_linear_fused_serves allows. */
+  const lm_linear *gu_lin =
+      m->fused ? &m->gate
+      : m->gate_up.w && lm_linear_fused_serves(&m->gate_up, mx_array_size(x) / m->gate_up.in)
+          ? &m->gate_up
+          : NULL;
   if (gu_lin && !m->act && lm_fuse_enabled()) {
     mx_array gu = lm_linear_apply(gu_lin, x); /* (B, L, 2F) */
     mx_array h = fast_silu_mul_halves(gu);      /* (B, L, F) */
