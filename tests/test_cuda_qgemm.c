@@ -29,6 +29,7 @@
 #include <string.h>
 
 #include "check.h"
+#include "quant_compare.h"
 #include "core/core.h"
 
 /* qgemm.cu's C entry points (weak: absent without CUDA, where the test
@@ -40,63 +41,9 @@ extern int cu_qgemm_have_wgmma(void) __attribute__((weak));
 #define QGEMM_ALWAYS (-2) /* CU_QGEMM_ALWAYS */
 #define AUTO_ROUTE 100    /* test-only: cu_qgemm_set_config(0), the routing rule */
 
-static const mx_device cpu = {MX_CPU, 0}, gpu = {MX_GPU, 0};
+static const mx_device gpu = {MX_GPU, 0};
 static int n_cases;
 static double worst_seen[2]; /* worst err/tol per dtype: 0 bf16, 1 f16 */
-
-static mx_array randn(const int64_t *shape, int nd, mx_dtype t, uint64_t seed) {
-  mx_set_default_device(cpu);
-  mx_array key = mx_random_key(seed);
-  mx_array u = mx_random_normal(shape, nd, MX_FLOAT32, 0.0, 1.0, key);
-  mx_array r = mx_astype(u, t);
-  mx_eval1(r);
-  mx_array_free(key);
-  mx_array_free(u);
-  return r;
-}
-
-static mx_array as_f32(mx_array a) {
-  mx_array r = mx_astype(a, MX_FLOAT32);
-  mx_eval1(r);
-  return r;
-}
-
-/* Worst |g - r| / (a * S + u * |r|) over elements (NaN, size mismatch:
- * 1e9). */
-static double worst(mx_array g, mx_array r, mx_array S, double a, double u) {
-  if (!g || !r || !S) return 1e9;
-  mx_set_default_device(cpu);
-  mx_array g32 = as_f32(g), r32 = as_f32(r), s32 = as_f32(S);
-  const float *pg = mx_array_data(g32), *pr = mx_array_data(r32), *ps = mx_array_data(s32);
-  double w = 0;
-  int64_t n = mx_array_size(g);
-  if (n != mx_array_size(r) || n != mx_array_size(S) || !pg || !pr || !ps) w = 1e9;
-  for (int64_t i = 0; w < 1e9 && i < n; i++) {
-    double d = fabs((double)pg[i] - pr[i]);
-    double tol = a * ps[i] + u * fabs((double)pr[i]) + 1e-30;
-    if (!(d <= 1e30)) d = 1e30;
-    if (d / tol > w) w = d / tol;
-  }
-  mx_array_free(g32);
-  mx_array_free(r32);
-  mx_array_free(s32);
-  return w;
-}
-
-/* S = |x| @ |W|^T with W dequantized to f32 on the CPU. */
-static mx_array magnitude(mx_array x, mx_array wdeq) {
-  mx_set_default_device(cpu);
-  mx_array ax = mx_abs(x), ax32 = mx_astype(ax, MX_FLOAT32), aw = mx_abs(wdeq);
-  int perm[2] = {1, 0};
-  mx_array awt = mx_transpose(aw, perm, 2);
-  mx_array S = mx_matmul(ax32, awt);
-  mx_eval1(S);
-  mx_array_free(ax);
-  mx_array_free(ax32);
-  mx_array_free(aw);
-  mx_array_free(awt);
-  return S;
-}
 
 typedef struct qcase {
   int bits, gs;
@@ -114,8 +61,8 @@ static void qcase_run(const qcase *c, uint64_t seed) {
   if (c->xb) xs[xn++] = c->xb;
   xs[xn++] = c->M;
   xs[xn++] = c->K;
-  mx_array W = randn(ws, 2, c->t, seed);
-  mx_array x = randn(xs, xn, c->t, seed + 1);
+  mx_array W = qc_randn(ws, 2, c->t, seed);
+  mx_array x = qc_randn(xs, xn, c->t, seed + 1);
   mx_array q[3] = {NULL, NULL, NULL};
   mx_quantize(W, c->gs, c->bits, MX_QUANT_AFFINE, NULL, q);
   for (int k = 0; k < 3; k++) mx_eval1(q[k]);
@@ -126,7 +73,7 @@ static void qcase_run(const qcase *c, uint64_t seed) {
   mx_eval1(ref);
   int64_t x2s[2] = {(c->xb ? c->xb : 1) * c->M, c->K};
   mx_array x2 = mx_reshape(x, x2s, 2);
-  mx_array S = magnitude(x2, wdeq);
+  mx_array S = qc_magnitude(x2, wdeq, true);
 
   int64_t rows = (c->xb ? c->xb : 1) * c->M;
   bool routed = c->cfg == AUTO_ROUTE ? rows <= 128 && c->N >= 16384 : c->cfg != -1;
@@ -142,7 +89,7 @@ static void qcase_run(const qcase *c, uint64_t seed) {
   double a = !routed ? (bf ? 0x1p-5 : 0x1p-8) : (bf ? 0x1p-7 : 0x1p-10);
   a += 1e-6 * sqrt((double)c->K);
   double u = bf ? 0x1p-7 : 0x1p-10;
-  double e = st == MX_OK ? worst(got, ref, S, a, u) : 1e9;
+  double e = st == MX_OK ? qc_worst(got, ref, S, a, u) : 1e9;
   int64_t want_calls = routed ? 1 : 0;
   if (routed && e > worst_seen[bf ? 0 : 1]) worst_seen[bf ? 0 : 1] = e;
   char msg[256];
@@ -241,8 +188,8 @@ int main(void) {
   /* Decode-sized products keep the decode kernels (M <= 8). */
   {
     int64_t ws[2] = {64, 256}, xs[2] = {4, 256};
-    mx_array W = randn(ws, 2, MX_BFLOAT16, seed++);
-    mx_array x = randn(xs, 2, MX_BFLOAT16, seed++);
+    mx_array W = qc_randn(ws, 2, MX_BFLOAT16, seed++);
+    mx_array x = qc_randn(xs, 2, MX_BFLOAT16, seed++);
     mx_array q[3] = {NULL, NULL, NULL};
     mx_quantize(W, 64, 4, MX_QUANT_AFFINE, NULL, q);
     for (int k = 0; k < 3; k++) mx_eval1(q[k]);

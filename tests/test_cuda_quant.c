@@ -36,49 +36,12 @@
 #include <string.h>
 
 #include "check.h"
+#include "quant_compare.h"
 #include "core/core.h"
 #include "core/half.h"
 
 static const mx_device cpu = {MX_CPU, 0}, gpu = {MX_GPU, 0};
 static int n_cases;
-
-static mx_array randn(const int64_t *shape, int nd, mx_dtype t, uint64_t seed) {
-  mx_set_default_device(cpu);
-  mx_array key = mx_random_key(seed);
-  mx_array u = mx_random_normal(shape, nd, MX_FLOAT32, 0.0, 1.0, key);
-  mx_array r = mx_astype(u, t);
-  mx_eval1(r);
-  mx_array_free(key);
-  mx_array_free(u);
-  return r;
-}
-
-static mx_array as_f32(mx_array a) {
-  mx_array r = mx_astype(a, MX_FLOAT32);
-  mx_eval1(r);
-  return r;
-}
-
-/* Worst |g - r| / (a * S + u * |r|) over elements (NaN/missing: 1e9). */
-static double worst(mx_array g, mx_array r, mx_array S, double a, double u) {
-  if (!g || !r || !S) return 1e9;
-  mx_set_default_device(cpu);
-  mx_array g32 = as_f32(g), r32 = as_f32(r), s32 = as_f32(S);
-  const float *pg = mx_array_data(g32), *pr = mx_array_data(r32), *ps = mx_array_data(s32);
-  double w = 0;
-  int64_t n = mx_array_size(g);
-  if (n != mx_array_size(r) || !pg || !pr || !ps) w = 1e9;
-  for (int64_t i = 0; w < 1e9 && i < n; i++) {
-    double d = fabs((double)pg[i] - pr[i]);
-    double tol = a * ps[i] + u * fabs((double)pr[i]) + 1e-30;
-    if (!(d <= 1e30)) d = 1e30;
-    if (d / tol > w) w = d / tol;
-  }
-  mx_array_free(g32);
-  mx_array_free(r32);
-  mx_array_free(s32);
-  return w;
-}
 
 static bool bits_equal(mx_array g, mx_array r) {
   mx_set_default_device(cpu);
@@ -104,25 +67,6 @@ static double a_of(bool decode, mx_dtype out, int64_t K) {
   return out == MX_FLOAT16 ? 0x1p-8 : 0x1p-5;
 }
 
-/* S = |x| @ |W|^T (or |W|) with W dequantized to f32 on the CPU. */
-static mx_array magnitude(mx_array x, mx_array wdeq, bool transpose) {
-  mx_set_default_device(cpu);
-  mx_array ax = mx_abs(x), ax32 = mx_astype(ax, MX_FLOAT32), aw = mx_abs(wdeq);
-  int nd = mx_array_ndim(aw);
-  int perm[MX_MAX_NDIM];
-  for (int d = 0; d < nd; d++) perm[d] = d;
-  perm[nd - 1] = nd - 2;
-  perm[nd - 2] = nd - 1;
-  mx_array awt = transpose ? mx_transpose(aw, perm, nd) : mx_array_retain(aw);
-  mx_array S = mx_matmul(ax32, awt);
-  mx_eval1(S);
-  mx_array_free(ax);
-  mx_array_free(ax32);
-  mx_array_free(aw);
-  mx_array_free(awt);
-  return S;
-}
-
 typedef struct qcase {
   int bits, gs;
   mx_dtype sdt, xdt;
@@ -142,17 +86,17 @@ static void qmm_case(const qcase *c, uint64_t seed) {
   if (c->xb) xs[xn++] = c->xb;
   if (!c->x_1d) xs[xn++] = c->M;
   xs[xn++] = c->K;
-  mx_array W = randn(ws, wn, c->sdt, seed);
+  mx_array W = qc_randn(ws, wn, c->sdt, seed);
   mx_array x;
   if (c->x_strided) {
     int64_t ts[2] = {c->K, c->M};
     int perm[2] = {1, 0};
-    mx_array xt = randn(ts, 2, c->xdt, seed + 1);
+    mx_array xt = qc_randn(ts, 2, c->xdt, seed + 1);
     x = mx_transpose(xt, perm, 2);
     mx_eval1(x);
     mx_array_free(xt);
   } else {
-    x = randn(xs, xn, c->xdt, seed + 1);
+    x = qc_randn(xs, xn, c->xdt, seed + 1);
   }
   mx_array q[3] = {NULL, NULL, NULL};
   mx_quantize(W, c->gs, c->bits, MX_QUANT_AFFINE, NULL, q);
@@ -170,12 +114,12 @@ static void qmm_case(const qcase *c, uint64_t seed) {
   mx_status st = mx_eval1(got);
   int64_t fb2 = gpu_fallback_count();
   /* Also the dequantize + matmul graph on the GPU (x @ dequantize(W)^T). */
-  mx_array S = magnitude(x, wdeq, c->transpose);
+  mx_array S = qc_magnitude(x, wdeq, c->transpose);
   mx_dtype ot = got ? mx_array_dtype(got) : MX_FLOAT32;
   int64_t rows = c->x_1d ? 1 : c->M * (c->xb && !c->wb ? c->xb : 1);
   bool decode = c->transpose && rows <= 8;
   double a = a_of(decode, ot, c->K), u = ulp_of(ot);
-  double e = st == MX_OK ? worst(got, ref, S, a, u) : 1e9;
+  double e = st == MX_OK ? qc_worst(got, ref, S, a, u) : 1e9;
   char msg[256];
   snprintf(msg, sizeof msg,
            "qmm bits %d gs %d s %s x %s M %lld N %lld K %lld %s xb %d wb %d%s%s: err %.3g of "
@@ -261,7 +205,7 @@ static void pipe_cases(uint64_t *seed) {
 /* dequantize on the GPU equals the CPU bit for bit. */
 static void deq_case(int bits, int gs, mx_dtype sdt, mx_dtype ot, uint64_t seed) {
   int64_t ws[2] = {37, 4 * gs};
-  mx_array W = randn(ws, 2, sdt, seed);
+  mx_array W = qc_randn(ws, 2, sdt, seed);
   mx_array q[3] = {NULL, NULL, NULL};
   mx_quantize(W, gs, bits, MX_QUANT_AFFINE, NULL, q);
   for (int k = 0; k < 3; k++) mx_eval1(q[k]);
@@ -312,17 +256,17 @@ static mx_array gguf_blocks(int type, int64_t N, int64_t K, uint64_t seed) {
 static void gguf_case(int type, mx_dtype xdt, int64_t M, int64_t N, int64_t K, uint64_t seed) {
   mx_array blk = gguf_blocks(type, N, K, seed);
   int64_t xs[2] = {M, K};
-  mx_array x = randn(xs, 2, xdt, seed + 7);
+  mx_array x = qc_randn(xs, 2, xdt, seed + 7);
   mx_array deq = mx_gguf_dequantize(blk, (mx_ggml_type)type, K, MX_FLOAT32);
   mx_eval1(deq);
-  mx_array x32 = as_f32(x);
+  mx_array x32 = qc_as_f32(x);
   int perm[2] = {1, 0};
   mx_array dt = mx_transpose(deq, perm, 2);
   mx_array ref = mx_matmul(x32, dt);
   mx_eval1(ref);
   mx_array cpu_mm = M >= 16 ? mx_gguf_matmul(x, blk, (mx_ggml_type)type, K) : NULL;
   if (cpu_mm) mx_eval1(cpu_mm);
-  mx_array S = magnitude(x, deq, true);
+  mx_array S = qc_magnitude(x, deq, true);
   mx_set_default_device(gpu);
   int64_t fb = gpu_fallback_count();
   mx_array got = mx_gguf_matmul(x, blk, (mx_ggml_type)type, K);
@@ -335,8 +279,8 @@ static void gguf_case(int type, mx_dtype xdt, int64_t M, int64_t N, int64_t K, u
   mx_eval1(cdeq);
   bool decode = M <= 8 && K % 64 == 0;
   double a = a_of(decode, xdt, K), u = ulp_of(xdt);
-  double e = st == MX_OK ? worst(got, ref, S, a, u) : 1e9;
-  double e2 = cpu_mm ? worst(got, cpu_mm, S, a, u) : 0;
+  double e = st == MX_OK ? qc_worst(got, ref, S, a, u) : 1e9;
+  double e2 = cpu_mm ? qc_worst(got, cpu_mm, S, a, u) : 0;
   char msg[200];
   snprintf(msg, sizeof msg,
            "gguf %s x %s M %lld N %lld K %lld: err %.3g / %.3g of tol, fallbacks %lld",
