@@ -4,6 +4,7 @@
 #define MLXC_LM_CACHE_H
 
 #include "lm_internal.h"
+#include "../backend/cpu/fast_fused.h"
 
 /* a (B, H, n, X)[:, :, from:to] (a new reference). */
 mx_array lm_kv_slice(mx_array a, int64_t from, int64_t to);
@@ -25,5 +26,12 @@ mx_lm_cache *lm_cache_alloc(int64_t nlayers);
 /* The arrays a layer holds (borrowed): keys, values / kq[0..2], vq[0..2] /
  * conv. Returns the count. */
 size_t lm_kv_arrays(const lm_kv_cache *l, mx_array out[6]);
+
+/* A standard layer's decode step through fast_rope_kv (in: q, k, v or
+ * base as fast_rope_kv takes them, and freqs; the cache fields are filled
+ * here; *q_out rotated; *k_out, *v_out the keys and values to attend to). */
+mx_status lm_kv_update_rope_fused(lm_kv_cache *c, fast_rope_kv_in *in, const fast_rope_params *rp,
+                                  int64_t B, int64_t H, int64_t Hq, int64_t D, mx_array *q_out,
+                                  mx_array *k_out, mx_array *v_out);
 
 #endif

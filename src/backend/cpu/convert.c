@@ -119,15 +119,6 @@ __attribute__((target("avx512f"))) static void bf16_to_f32_avx512(const uint16_t
   }
   for (; i < n; i++) d[i] = bf16_to_f32(s[i]);
 }
-__attribute__((target("avx512f,avx512bf16,avx512vl"))) static void
-f32_to_bf16_avx512(const float *s, uint16_t *d, int64_t n) {
-  int64_t i = 0;
-  for (; i + 16 <= n; i += 16) {
-    __m256bh v = _mm512_cvtneps_pbh(_mm512_loadu_ps(s + i));
-    _mm256_storeu_si256((__m256i *)(d + i), (__m256i)v);
-  }
-  for (; i < n; i++) d[i] = f32_to_bf16(s[i]);
-}
 
 /* Dense runs between f32 and the half types take SIMD paths: AVX-512 here,
  * AVX2/F16C from elementwise_simd.c on machines without AVX-512. */
@@ -150,10 +141,12 @@ static bool fast_run(const void *src, mx_dtype st, void *dst, mx_dtype dt, int64
     return true;
   }
   if (st == MX_FLOAT32 && (dt == MX_FLOAT16 || dt == MX_BFLOAT16)) {
-    /* The BF16 instruction rounds NaN differently from the scalar path only
-     * in payload bits; both give a NaN. */
+    /* f32 -> bf16 never uses AVX512-BF16's VCVTNEPS2BF16: it flushes
+     * subnormal results to zero, so the same graph would give other bits
+     * on CPUs that have it (and differ from the GPU and from MLX, which
+     * keep subnormals). ew_simd_f32_to_half rounds with integer ops on
+     * every CPU, exactly as f32_to_bf16 does. */
     if (dt == MX_FLOAT16 && cf->avx512f) f32_to_f16_avx512(src, dst, n);
-    else if (dt == MX_BFLOAT16 && cf->avx512bf16 && cf->avx512vl) f32_to_bf16_avx512(src, dst, n);
     else if (!ew_simd_f32_to_half(src, dst, dt, n)) {
       const float *s = src;
       uint16_t *d = dst;

@@ -394,7 +394,7 @@ bool ew_simd_f32_to_half(const float *src, void *dst, mx_dtype dt, int64_t n) {
     f32_to_f16_avx2(src, dst, n);
     return true;
   }
-  if (dt == MX_BFLOAT16 && !(cf->avx512bf16 && cf->avx512vl)) {
+  if (dt == MX_BFLOAT16) {
     if (cf->avx512f) f32_to_bf16_avx512(src, dst, n);
     else if (cf->avx2) f32_to_bf16_avx2(src, dst, n);
     else return false;

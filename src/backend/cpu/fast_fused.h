@@ -95,13 +95,4 @@ bool fast_rope_kv_in_place(mx_array const *in, const fast_rope_kv_params *p, int
 void fast_rope_kv_operand(mx_array const *in, const fast_rope_kv_params *p, int i,
                           struct mx_array_impl *hdr);
 
-/* src/lm/cache.c: a standard cache layer's decode step through fast_rope_kv
- * (in: q, k, v or base as fast_rope_kv takes them, and freqs; the cache
- * fields are filled here; *q_out rotated; *k_out, *v_out the keys and
- * values to attend to). Declared here as lm_cache.h belongs to another change. */
-struct lm_kv_cache;
-mx_status lm_kv_update_rope_fused(struct lm_kv_cache *c, fast_rope_kv_in *in,
-                                  const fast_rope_params *rp, int64_t B, int64_t H, int64_t Hq,
-                                  int64_t D, mx_array *q_out, mx_array *k_out, mx_array *v_out);
-
 #endif

@@ -37,7 +37,6 @@ typedef struct sm_ctx {
   bool split;
   char *out;
   bool simd;
-  bool native_bf16; /* see round_native */
 } sm_ctx;
 
 /* unary.c's scalar sigmoid (the chain's run on CPUs without AVX2+FMA). */
@@ -158,25 +157,6 @@ static SM_ATTR void round_avx2(float *s, mx_dtype dt, int64_t n) {
   for (; i < n; i++) s[i] = round_to(s[i], dt);
 }
 
-/* On CPUs with AVX512-BF16 the chain's nodes store bf16 through
- * convert_run, whose 16-lane VCVTNEPS2BF16 flushes subnormal results to
- * zero (its scalar tail does not). Rounding a block through the same call,
- * on the same block the chain's node gets, gives the chain's bits there;
- * the products use it too, since a*s or g*b can land below 2^-126. */
-static void round_native(float *v, int64_t n) {
-  uint16_t h[SM_BLOCK];
-  convert_run(v, 1, MX_FLOAT32, h, MX_BFLOAT16, n);
-  convert_run(h, 1, MX_BFLOAT16, v, MX_FLOAT32, n);
-}
-
-static void finish_native(const float *a, const float *s, const float *b, char *out, int64_t n) {
-  float g[SM_BLOCK];
-  for (int64_t i = 0; i < n; i++) g[i] = a[i] * s[i];
-  round_native(g, n);
-  for (int64_t i = 0; i < n; i++) g[i] *= b[i];
-  convert_run(g, 1, MX_FLOAT32, out, MX_BFLOAT16, n);
-}
-
 /* ---------------------------------------------------------- the walk */
 
 /* Elements [i, i + len) of run r, whose operand offsets are off, at flat
@@ -194,9 +174,7 @@ static void do_segment(const sm_ctx *c, const int64_t *off, int64_t i, int64_t l
     const void *sin[1] = {av};
     int64_t ss[1] = {sa == 0 ? 0 : 1};
     c->sig(sv, sin, ss, n, NULL);
-    if (c->native_bf16) {
-      round_native(sv, n);
-    } else if (c->dt != MX_FLOAT32) {
+    if (c->dt != MX_FLOAT32) {
       if (c->simd) round_avx2(sv, c->dt, n);
       else
         for (int64_t k = 0; k < n; k++) sv[k] = round_to(sv[k], c->dt);
@@ -204,8 +182,7 @@ static void do_segment(const sm_ctx *c, const int64_t *off, int64_t i, int64_t l
     if (c->split) gather_f32(pa + c->b_delta * esz, sa, c->dt, c->esz, bv, n);
     else gather_f32(c->b + (q + j) * esz, 1, c->dt, c->esz, bv, n);
     char *o = c->out + (q + j) * esz;
-    if (c->native_bf16) finish_native(av, sv, bv, o, n);
-    else if (c->simd) finish_avx2(av, sv, bv, o, c->dt, n);
+    if (c->simd) finish_avx2(av, sv, bv, o, c->dt, n);
     else finish_scalar(av, sv, bv, o, c->dt, n);
   }
 }
@@ -243,7 +220,6 @@ mx_status cpu_fast_silu_mul(mx_array out, mx_array const *in, int nin, const voi
   if (!c.sig) c.sig = sigmoid_run_scalar;
   const cpu_features *cf = cpu_get_features();
   c.simd = cf->avx2 && cf->f16c;
-  c.native_bf16 = c.dt == MX_BFLOAT16 && cf->avx512bf16 && cf->avx512vl;
   c.out = (char *)out->buf->ptr; /* row-major at offset 0 */
   c.split = nin == 1;
   mx_array a = in[0];
