@@ -15,8 +15,10 @@
  * transformer layer's 4 products (fused qkv, o, fused gate_up, down) run back
  * to back: their bytes over their summed times.
  * Kernels: "fma" = the FMA kernels (cu_qmv_set_config(1, ...)), "tc" = the
- * register-fed tensor-core kernels, "pipe" = the shared-memory pipelined
- * one, "auto" = the default choice.
+ * tensor-core kernels (qmv_mma), "+pdl" = launched with programmatic
+ * dependent launch (as decode on settled weights runs them: the weights'
+ * first loads overlap the previous kernel's tail), "auto" = the default
+ * choice.
  * Prefill (M = 512): mx_quantized_matmul (dequantize + cuBLAS) in TFLOP/s,
  * as % of mx_matmul on the same shape in bf16 (cuBLAS) in the same run and
  * as % of the dense bf16 tensor-core peak of an H100/H200 SXM (989 TFLOP/s).
@@ -188,15 +190,15 @@ static void pool_fill(void) {
   free(hx);
 }
 
-/* 1: the FMA kernels, 2: the register-fed tensor-core ones, 3: the
- * pipelined one, 0: automatic choice. */
+/* 1: the FMA kernels, 2: the tensor-core ones, 0: automatic choice. */
 static void set_kernel(int k) { cu_qmv_set_config(k, 0, 0, 0); }
 
-#define NKERN 5
-static const char *const kname[NKERN] = {"fma", "tc", "pipe", "pipe+pdl", "auto"};
+#define NKERN 6
+static const char *const kname[NKERN] = {"fma", "fma+pdl", "tc", "tc+pdl", "auto", "auto+pdl"};
 static double kernel_time(const job *j, int k, int graph) {
-  set_kernel(k == 0 ? 1 : k == 1 ? 2 : k == 4 ? 0 : 3);
-  cu_qmv_set_pdl(k == 3);
+  static const int kk[NKERN] = {1, 1, 2, 2, 0, 0};
+  set_kernel(kk[k]);
+  cu_qmv_set_pdl(k & 1);
   double t = job_time(j, graph);
   cu_qmv_set_pdl(0);
   set_kernel(0);
@@ -256,25 +258,6 @@ static void layer_seq(const fmt *f, int64_t M) {
   }
 }
 
-/* The pipelined kernel's knobs on every shape (graph timing). */
-static void sweep(const fmt *f) {
-  printf("\npipe knob sweep, %s, M = 1, graph timing, %% of copy for stages = 2 3 4 5 6:\n",
-         f->name);
-  for (int si = 0; si < 10; si++) {
-    job j = {f, &shapes[si], 1, 0};
-    double bytes = (double)total_bytes(f, &shapes[si]);
-    for (int mt = 1; mt <= 2; mt++) {
-      printf("  %-10s mt %d:", shapes[si].tag, mt);
-      for (int st = 2; st <= 6; st++) {
-        cu_qmv_pipe_set(st, mt);
-        printf(" %5.1f", pct(bytes, kernel_time(&j, 2, 1)));
-      }
-      printf("\n");
-    }
-  }
-  cu_qmv_pipe_set(0, 0);
-}
-
 static void decode_bench(void) {
   struct cudaDeviceProp prop;
   cudaGetDeviceProperties(&prop, 0);
@@ -294,7 +277,7 @@ static void decode_bench(void) {
   printf("empty kernel: %.2f us per launch back to back on a stream, %.2f us from a graph\n",
          job_time(&jn, 0) * 1e6, job_time(&jn, 1) * 1e6);
   if (getenv("QBENCH_ONE")) {
-    for (int k = 1; k <= 3; k++) {
+    for (int k = 1; k <= 2; k++) {
       set_kernel(k);
       for (int si = 0; si < 4; si++) {
         job j = {&q4, &shapes[si], 1, 0};
@@ -306,20 +289,14 @@ static void decode_bench(void) {
   }
   compare(&q4, 1, 1);
   layer_seq(&q4, 1);
-  sweep(&q4);
   const fmt others[] = {
       {"affine 4-bit g32 bf16", 0, 4, 32, 0, MX_BFLOAT16},
       {"affine 4-bit g128 bf16", 0, 4, 128, 0, MX_BFLOAT16},
       {"affine 4-bit g64 f16", 0, 4, 64, 0, MX_FLOAT16},
       {"affine 8-bit g64 bf16", 0, 8, 64, 0, MX_BFLOAT16},
-      {"affine 8-bit g32 f16", 0, 8, 32, 0, MX_FLOAT16},
-      {"affine 8-bit g128 bf16", 0, 8, 128, 0, MX_BFLOAT16},
-      {"gguf q4_0 bf16", 1, 0, 32, 2, MX_BFLOAT16},
-      {"gguf q8_0 bf16", 1, 0, 32, 8, MX_BFLOAT16},
   };
   for (size_t k = 0; k < sizeof others / sizeof *others; k++) compare(&others[k], 1, 0);
   layer_seq(&others[3], 1); /* 8-bit */
-  layer_seq(&others[6], 1); /* Q4_0 */
   const int64_t Ms[3] = {2, 4, 8};
   for (int k = 0; k < 3; k++) compare(&q4, Ms[k], 0);
   set_kernel(0);

@@ -142,6 +142,7 @@ static void qmm_case(const qcase *c, uint64_t seed) {
 /* The decode kernel's variants (quant.cu's cu_qmv_set_config; weak: absent
  * in builds without CUDA, where this test skips anyway). */
 extern void cu_qmv_set_config(int kernel, int ks, int bpr, int mt) __attribute__((weak));
+extern void cu_qmv_set_pdl(int on) __attribute__((weak));
 
 static void variant_cases(uint64_t *seed) {
   static const int cfg[6][4] = {{2, 0, 0, 0},  {2, 1, 32, 1}, {2, 16, 64, 1},
@@ -166,39 +167,16 @@ static void variant_cases(uint64_t *seed) {
     cu_qmv_set_config(cfg[k][0], cfg[k][1], cfg[k][2], cfg[k][3]);
     for (size_t i = 0; i < sizeof cs / sizeof *cs; i++) qmm_case(&cs[i], (*seed)++);
   }
-  cu_qmv_set_config(0, 0, 0, 0);
-}
-
-extern void cu_qmv_pipe_set(int stages, int mt) __attribute__((weak));
-
-/* The pipelined decode kernel (qmv_pipe.cu), forced, at every pipeline
- * depth and tile height: stage counts that wrap the buffer ring several
- * times, a last stage holding fewer groups than the others, N tails, M up
- * to 8, batched weights; and shapes it declines (K / gs not a multiple of
- * 4) must still be right through the fallback. */
-static void pipe_cases(uint64_t *seed) {
-  const qcase cs[] = {
-      {4, 64, MX_BFLOAT16, MX_BFLOAT16, 1, 300, 64 * 100, true, 0, 0, false, false},
-      {4, 64, MX_BFLOAT16, MX_BFLOAT16, 1, 40, 64 * 24, true, 0, 0, false, false},
-      {4, 32, MX_FLOAT16, MX_FLOAT16, 7, 77, 32 * 52, true, 0, 0, false, false},
-      {4, 128, MX_BFLOAT16, MX_BFLOAT16, 8, 33, 128 * 20, true, 0, 0, false, false},
-      {8, 64, MX_BFLOAT16, MX_BFLOAT16, 3, 50, 64 * 36, true, 0, 0, false, false},
-      {8, 32, MX_FLOAT16, MX_FLOAT16, 1, 17, 32 * 12, true, 0, 0, false, false},
-      {8, 128, MX_BFLOAT16, MX_BFLOAT16, 2, 64, 128 * 8, true, 0, 0, false, false},
-      {4, 64, MX_FLOAT16, MX_FLOAT16, 4, 45, 64 * 8, true, 2, 2, false, false}, /* batched */
-      {4, 64, MX_BFLOAT16, MX_BFLOAT16, 1, 19, 64 * 7, true, 0, 0, false, false}, /* declined */
-  };
-  if (!cu_qmv_set_config || !cu_qmv_pipe_set) {
-    printf("test_cuda_quant: pipelined decode kernel not reachable\n");
-    return;
+  /* Both kernels launched with programmatic dependent launch forced (the
+   * weights were settled before the product, as the flag requires). */
+  if (cu_qmv_set_pdl) {
+    cu_qmv_set_pdl(1);
+    for (int k = 0; k < 2; k++) {
+      cu_qmv_set_config(k + 1, 0, 0, 0);
+      for (size_t i = 0; i < sizeof cs / sizeof *cs; i++) qmm_case(&cs[i], (*seed)++);
+    }
+    cu_qmv_set_pdl(0);
   }
-  static const int knobs[4][2] = {{2, 1}, {3, 2}, {4, 1}, {6, 2}};
-  cu_qmv_set_config(3, 0, 0, 0);
-  for (int k = 0; k < 4; k++) {
-    cu_qmv_pipe_set(knobs[k][0], knobs[k][1]);
-    for (size_t i = 0; i < sizeof cs / sizeof *cs; i++) qmm_case(&cs[i], (*seed)++);
-  }
-  cu_qmv_pipe_set(0, 0);
   cu_qmv_set_config(0, 0, 0, 0);
 }
 
@@ -361,7 +339,6 @@ int main(void) {
     for (size_t i = 0; i < sizeof cs / sizeof *cs; i++) qmm_case(&cs[i], seed++);
   }
   variant_cases(&seed);
-  pipe_cases(&seed);
   /* dequantize: bit-exact for every bits / group size / dtype pair. */
   const int allbits[6] = {2, 3, 4, 5, 6, 8};
   for (int bi = 0; bi < 6; bi++)

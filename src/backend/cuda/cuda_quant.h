@@ -32,26 +32,11 @@ typedef struct cu_qbatch {
  * (= x's and y's). f32 accumulation. Any bits 2..8; 4/8-bit with 16-byte
  * aligned x/w take the vectorized kernel. weights_settled != 0 says no work
  * still queued writes w, scales or biases (buffer_device_settled): the
- * tensor-core kernels then start with programmatic dependent launch,
+ * 4/8-bit kernels then start with programmatic dependent launch,
  * reading weights while the previous kernel finishes (MLXC_PDL=0: never). */
 int cu_qmv(mx_dtype t, int bits, int gs, const void *x, const void *w, const void *scales,
            const void *biases, void *y, int64_t M, int64_t N, int64_t K, const cu_qbatch *bt,
            int64_t nbatch, int weights_settled, void *stream);
-
-/* The shared-memory pipelined decode kernel (qmv_pipe.cu): f16/bf16, affine
- * 4/8 bits, group size 32/64/128, K / gs a multiple of 4, 16-byte aligned x
- * and w, 8-byte aligned scales and biases; CU_Q_UNSUPPORTED otherwise. With
- * pdl != 0 it is launched with programmatic dependent launch (see
- * cu_qmv_set_pdl for when that is valid). cu_qmv takes it only with
- * MLXC_QMV_PIPE=1 or cu_qmv_set_config(3, ...): it is slower than the
- * default kernels so far. */
-int cu_qmv_pipe(mx_dtype t, int bits, int gs, const void *x, const void *w, const void *scales,
-                const void *biases, void *y, int64_t M, int64_t N, int64_t K,
-                const cu_qbatch *bt, int64_t nbatch, int pdl, void *stream);
-
-/* Its knobs, for benchmarks: pipeline depth (2..6 stages, default 4) and
- * 16-row tiles per block (1 or 2; 0: automatic). */
-void cu_qmv_pipe_set(int stages, int mt);
 
 /* Warps per block of the decode kernels (1..8; 0: automatic, the
  * default, or MLXC_QMV_NW). For benchmarks. */
@@ -60,13 +45,13 @@ void cu_qmv_set_warps(int nw);
 /* Decode kernel choice, for benchmarks and tests (0 = automatic each):
  * kernel 1 forces the FMA kernels, 2 the tensor-core ones (f16/bf16 x,
  * affine 4/8 bits with group size 32/64/128, GGUF Q4_0/Q8_0; automatic
- * picks per shape what measured faster), 3 the shared-memory pipelined
- * one (cu_qmv_pipe); ks = warps splitting K per
+ * picks per shape what measured faster); ks = warps splitting K per
  * block (1..16), bpr = weight bytes per row per lane per step (32 or 64),
  * mt = 16-row tiles per warp (1 or 2). */
 void cu_qmv_set_config(int kernel, int ks, int bpr, int mt);
 
-/* Launch the tensor-core decode kernels (affine and GGUF) with programmatic
+/* Launch the 4/8-bit decode kernels (affine FMA and tensor-core ones, GGUF
+ * tensor-core) with programmatic
  * dependent launch (default off): each may start while the previous
  * kernel on the stream finishes, reading its weights early; x is read and
  * y written only after that kernel completed. Only valid while no kernel

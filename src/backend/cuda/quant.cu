@@ -64,6 +64,7 @@ __global__ void __launch_bounds__(256)
   int c = warp * 32 + lane;
   uint4 cur[ROWS];
   float cs[ROWS], cb[ROWS];
+  pdl_trigger();
   if (c < nch) {
 #pragma unroll
     for (int r = 0; r < ROWS; r++) {
@@ -73,6 +74,9 @@ __global__ void __launch_bounds__(256)
       cb[r] = to_f(bi[g]);
     }
   }
+  // With programmatic dependent launch the first chunk's weights are on
+  // their way while the previous kernel finishes; x (its output) only after.
+  pdl_wait();
   for (; c < nch; c += stride) {
     const int cn = c + stride;
     uint4 nx[ROWS];
@@ -673,33 +677,6 @@ int grid_for(int64_t n, int threads) {
   return (int)(b < 1 ? 1 : b > 65535 * 8 ? 65535 * 8 : b);
 }
 
-template <typename T, int BITS, int M>
-int launch_fast(const void *x, const void *w, const void *s, const void *b, void *y, int64_t N,
-                int64_t K, int gb_shift, const cu_qbatch *bt, int64_t nbatch, cudaStream_t st) {
-  constexpr int ROWS = M <= 4 ? 4 : 2;
-  int nw = pick_warps(K * BITS / 8 / 16);
-  dim3 grid((unsigned)((N + ROWS - 1) / ROWS), (unsigned)nbatch);
-  qmv_fast<T, BITS, M, ROWS><<<grid, nw * 32, 0, st>>>(
-      (const T *)x, (const uint8_t *)w, (const T *)s, (const T *)b, (T *)y, (int)N, (int)K,
-      gb_shift, *bt);
-  return (int)cudaGetLastError();
-}
-
-template <typename T, int BITS>
-int fast_by_m(int64_t M, const void *x, const void *w, const void *s, const void *b, void *y,
-              int64_t N, int64_t K, int gb_shift, const cu_qbatch *bt, int64_t nbatch,
-              cudaStream_t st) {
-#define QMV_M(m) \
-  case m: return launch_fast<T, BITS, m>(x, w, s, b, y, N, K, gb_shift, bt, nbatch, st);
-  switch (M) {
-    QMV_M(1) QMV_M(2) QMV_M(3) QMV_M(4) QMV_M(5) QMV_M(6) QMV_M(7) QMV_M(8)
-  }
-#undef QMV_M
-  return CU_Q_UNSUPPORTED;
-}
-
-// ---------------------------------------------------------------- tensor-core decode launch
-
 int mma_kernel_cfg = 0, mma_ks_cfg = 0, mma_bpr_cfg = 0, mma_mt_cfg = 0;  // 0: automatic
 // Programmatic dependent launch: forced by a benchmark (pdl_cfg), or per
 // product when its weights are settled (cu_qmv's caller knows) unless
@@ -748,6 +725,32 @@ int sm_count(void) {
   }
   return n;
 }
+
+template <typename T, int BITS, int M>
+int launch_fast(const void *x, const void *w, const void *s, const void *b, void *y, int64_t N,
+                int64_t K, int gb_shift, const cu_qbatch *bt, int64_t nbatch, cudaStream_t st) {
+  constexpr int ROWS = M <= 4 ? 4 : 2;
+  int nw = pick_warps(K * BITS / 8 / 16);
+  dim3 grid((unsigned)((N + ROWS - 1) / ROWS), (unsigned)nbatch);
+  return launch_k(qmv_fast<T, BITS, M, ROWS>, grid, nw * 32, 0, st, (const T *)x,
+                  (const uint8_t *)w, (const T *)s, (const T *)b, (T *)y, (int)N, (int)K,
+                  gb_shift, *bt);
+}
+
+template <typename T, int BITS>
+int fast_by_m(int64_t M, const void *x, const void *w, const void *s, const void *b, void *y,
+              int64_t N, int64_t K, int gb_shift, const cu_qbatch *bt, int64_t nbatch,
+              cudaStream_t st) {
+#define QMV_M(m) \
+  case m: return launch_fast<T, BITS, m>(x, w, s, b, y, N, K, gb_shift, bt, nbatch, st);
+  switch (M) {
+    QMV_M(1) QMV_M(2) QMV_M(3) QMV_M(4) QMV_M(5) QMV_M(6) QMV_M(7) QMV_M(8)
+  }
+#undef QMV_M
+  return CU_Q_UNSUPPORTED;
+}
+
+// ---------------------------------------------------------------- tensor-core decode launch
 
 template <typename T, int BITS, int GS, int U, int MT>
 int launch_mma(const void *x, const void *w, const void *s, const void *b, void *y, int64_t M,
@@ -812,12 +815,19 @@ int mma_gs(int gs, const void *x, const void *w, const void *s, const void *b, v
   }
 }
 
-// Tensor-core or FMA kernel, from bench_cuda_quant on an H200 (both are
-// latency bound at ~45% of copy on mid-size matrices; see the bench): the
-// tensor-core kernel wins for M >= 2 on all but small matrices (the FMA
-// kernel's work grows with M: 9% of copy at M = 8) and for tall 4-bit
-// matrices with groups of >= 64 (gate/up, lm_head: +3..6 points); the FMA
-// kernel for small matrices, 8 bits and groups of 32 at M = 1.
+// Tensor-core or FMA kernel, from bench_cuda_quant on an H200 (graph
+// timing, % of d2d copy; both with programmatic dependent launch, as decode
+// on settled weights runs them): at M = 1 the FMA kernel wins on all but the
+// largest 4-bit matrices (Llama-3 8B 4-bit g64: qkv 41 vs 34%, o 38 vs 36%,
+// down 50 vs 40%, 1B gate_up 44 vs 43%), the tensor-core kernel on tall ones
+// with groups of >= 64 (8B gate_up 52 vs 48%, lm_head 57 vs 51%; g128
+// lm_head 55 vs 49%); 8 bits and groups of 32: FMA everywhere (8-bit 8B
+// layer 72 vs 51%). For M >= 2 the tensor-core kernel wins on all but small
+// matrices: the FMA kernel's work grows with M (9% of copy at M = 8).
+// A persistent register-pipelined tensor-core kernel (grid = SMs x 3
+// blocks, each warp 3 steps of loads in flight, x staged in shared memory)
+// measured below both (8B layer 37 vs 46%) and was removed, as was the
+// cp.async shared-memory pipeline before it (24-42%).
 bool use_mma(int bits, int gs, int64_t M, int64_t N, int64_t K) {
   if (mma_kernel_cfg) return mma_kernel_cfg == 2;
   if (M >= 2) return gs == 32 ? M >= 4 : (N * K >= ((int64_t)8 << 20) || M >= 6);
@@ -825,26 +835,6 @@ bool use_mma(int bits, int gs, int64_t M, int64_t N, int64_t K) {
   if (gs == 64) return N >= 8192 && N * K >= ((int64_t)48 << 20);
   return gs == 128 && N >= 32768;
 }
-
-// The pipelined kernel (qmv_pipe.cu) only on request (MLXC_QMV_PIPE=1 or
-// a benchmark's choice): on an H200 it measured 24-42% of copy on the
-// Llama decode shapes against 30-56% for the choice below
-// (bench_cuda_quant), so it is not the default. It declines what it does
-// not cover.
-bool use_pipe(void) {
-  static int env = -1;
-  if (env < 0) {
-    const char *e = getenv("MLXC_QMV_PIPE");
-    env = e && e[0] == '1' ? 1 : 0;
-  }
-  if (mma_kernel_cfg) return mma_kernel_cfg == 3;
-  return env == 1;
-}
-
-template <typename T> struct dtype_of;
-template <> struct dtype_of<float> { static constexpr mx_dtype v = MX_FLOAT32; };
-template <> struct dtype_of<__half> { static constexpr mx_dtype v = MX_FLOAT16; };
-template <> struct dtype_of<__nv_bfloat16> { static constexpr mx_dtype v = MX_BFLOAT16; };
 
 template <typename T> struct mma_path {
   static int go(int, int, const void *, const void *, const void *, const void *, void *, int64_t,
@@ -871,10 +861,6 @@ int qmv_typed(int bits, int gs, const void *x, const void *w, const void *s, con
   for (int d = 0; d < bt->nb; d++)
     aligned = aligned && (bt->stride[0][d] * (int64_t)sizeof(T)) % 16 == 0 &&
               (bt->stride[1][d] * 4) % 16 == 0;
-  if ((bits == 4 || bits == 8) && aligned && use_pipe()) {
-    int e = cu_qmv_pipe(dtype_of<T>::v, bits, gs, x, w, s, b, y, M, N, K, bt, nbatch, pdl_now, st);
-    if (e != CU_Q_UNSUPPORTED) return e;
-  }
   if ((bits == 4 || bits == 8) && aligned && use_mma(bits, gs, M, N, K)) {
     int e = mma_path<T>::go(bits, gs, x, w, s, b, y, M, N, K, bt, nbatch, st);
     if (e != CU_Q_UNSUPPORTED) return e;
@@ -1015,7 +1001,7 @@ extern "C" void cu_qmv_set_warps(int nw) {
 extern "C" void cu_qmv_set_pdl(int on) { pdl_cfg = on ? 1 : 0; }
 
 extern "C" void cu_qmv_set_config(int kernel, int ks, int bpr, int mt) {
-  mma_kernel_cfg = kernel >= 1 && kernel <= 3 ? kernel : 0;
+  mma_kernel_cfg = kernel >= 1 && kernel <= 2 ? kernel : 0;
   mma_ks_cfg = ks >= 1 && ks <= 16 ? ks : 0;
   mma_bpr_cfg = bpr == 32 || bpr == 64 ? bpr : 0;
   mma_mt_cfg = mt == 1 || mt == 2 ? mt : 0;

@@ -1,6 +1,5 @@
 // quant_device.cuh — device helpers shared by the quantized kernels
-// (quant.cu: decode GEMVs and dequantization; qmv_pipe.cu: the pipelined
-// decode GEMV; qgemm.cu: the prefill GEMM): dtype conversions, vector
+// (quant.cu: decode GEMVs and dequantization; qgemm.cu: the prefill GEMM): dtype conversions, vector
 // loads that bypass L1, nibble-to-half conversion for tensor cores, the
 // mma.sync wrappers and the split-K reduction of the tensor-core GEMVs.
 // Everything here is inline device code; each .cu gets its own copy.
