@@ -18,6 +18,7 @@
 #include <cuda_runtime_api.h>
 
 #include "backend/cuda/cuda_fast.h"
+#include "backend/cuda/cuda_fast_fused.h"
 
 /* The kernels alone: n back-to-back launches on a private stream timed by
  * events (no graph building, no allocation): what the op costs once the
@@ -43,7 +44,78 @@ static double raw_sdpa_us(const cu_sdpa_args *a, void *scratch, cudaStream_t st,
   return cuda_events_us(launch_sdpa, &r, st, n);
 }
 
-static void raw_kernels(double copy_gbs) {
+static void launch_silu(void *p, void *st) { cu_fast_silu_mul(((const raw_launch *)p)->args, st); }
+static void launch_add_norm(void *p, void *st) {
+  cu_fast_add_rms_norm(((const raw_launch *)p)->args, st);
+}
+
+/* Decode attention, 32 query heads over 8 KV heads, D 128, one query,
+ * K/V (1, 8, Tk, 128) dense; impl 0: the default kernel, 1: the CUDA-core
+ * one. reps 0: one launch (for ncu). */
+static void raw_decode(int t, int64_t Tk, int impl, int splits, int reps, void **bufs,
+                       cudaStream_t st, double copy_gbs) {
+  cu_sdpa_args a;
+  memset(&a, 0, sizeof a);
+  a.qt = a.kt = a.ot = t ? MX_BFLOAT16 : MX_FLOAT16;
+  a.mt = -1;
+  a.q = bufs[0];
+  a.k = bufs[1];
+  a.v = bufs[2];
+  a.out = bufs[3];
+  a.B = 1, a.Hq = 32, a.Hkv = 8, a.Tq = 1, a.Tk = Tk, a.D = 128;
+  a.qs[2] = 128, a.qs[1] = 128, a.qs[0] = 32 * 128;
+  a.ks[2] = 128, a.ks[1] = 128 * Tk, a.ks[0] = 8 * 128 * Tk;
+  memcpy(a.vs, a.ks, sizeof a.vs);
+  a.scale = 0.088f;
+  a.lowest = -65504.0f;
+  cu_sdpa_set_decode_impl(impl);
+  cu_sdpa_set_decode_splits(splits);
+  if (reps == 0) {
+    cu_fast_sdpa(&a, bufs[4], st);
+  } else {
+    double us = raw_sdpa_us(&a, bufs[4], st, reps);
+    double gbs = 2.0 * 8 * (double)Tk * 128 * 2 / us / 1e3;
+    char split_note[40] = "";
+    if (splits) snprintf(split_note, sizeof split_note, " (%d key splits)", splits);
+    printf("  kernel only: sdpa decode %s Tk=%lld%s%s: %.1f us, %.0f GB/s = %.0f%% of copy\n",
+           t ? "bf16" : "f16", (long long)Tk, impl ? " (CUDA-core kernel)" : "", split_note, us, gbs,
+           copy_gbs > 0 ? 100 * gbs / copy_gbs : 0);
+  }
+  cu_sdpa_set_decode_impl(0);
+  cu_sdpa_set_decode_splits(0);
+}
+
+/* One row of D = 4096 bf16 (the decode step's norms): rms_norm with a
+ * weight, and the fused add + rms_norm. reps 0: one launch each. */
+static void raw_row_norms(int reps, void **bufs, cudaStream_t st, double copy_gbs) {
+  cu_norm_args a;
+  memset(&a, 0, sizeof a);
+  a.xt = a.ot = MX_BFLOAT16;
+  a.out = bufs[3], a.x = bufs[0], a.w = bufs[1], a.w_stride = 1;
+  a.rows = 1, a.D = 4096, a.outer_nd = 1, a.shape[0] = 1, a.strides[0] = 4096;
+  a.x_stride = 1, a.vec = 1, a.eps = 1e-6f;
+  cu_add_norm_args n;
+  memset(&n, 0, sizeof n);
+  n.t = MX_BFLOAT16;
+  n.out = bufs[3], n.x = bufs[0], n.d = bufs[2], n.w = bufs[1], n.w_stride = 1;
+  n.rows = 1, n.D = 4096, n.outer_nd = 1, n.shape[0] = 1, n.xs[0] = n.ds[0] = 4096;
+  n.x_last = n.d_last = 1, n.vec = 1, n.eps = 1e-6f;
+  if (reps == 0) {
+    cu_fast_norm(&a, st);
+    cu_fast_add_rms_norm(&n, st);
+    return;
+  }
+  double us = cuda_events_us(launch_norm, &(raw_launch){&a, NULL}, st, reps);
+  double gbs = 3.0 * 4096 * 2 / us / 1e3;
+  printf("  kernel only: rms_norm bf16 one row D=4096: %.2f us, %.0f GB/s = %.1f%% of copy\n", us, gbs,
+         copy_gbs > 0 ? 100 * gbs / copy_gbs : 0);
+  us = cuda_events_us(launch_add_norm, &(raw_launch){&n, NULL}, st, reps);
+  gbs = 5.0 * 4096 * 2 / us / 1e3;
+  printf("  kernel only: add_rms_norm bf16 one row D=4096: %.2f us, %.0f GB/s = %.1f%% of copy\n", us,
+         gbs, copy_gbs > 0 ? 100 * gbs / copy_gbs : 0);
+}
+
+static void raw_kernels(double copy_gbs, bool ncu) {
   cudaStream_t st;
   if (cudaStreamCreate(&st) != cudaSuccess) return;
   size_t big = (size_t)256 << 20;
@@ -56,27 +128,40 @@ static void raw_kernels(double copy_gbs) {
   cudaMemset(b0, 0, big);
   cudaMemset(b1, 0, big);
   cudaMemset(b2, 0, big);
+  void *bufs[5] = {b0, b1, b2, b3, sc};
+  if (ncu) {  /* one launch of each kernel of interest, for a profiler */
+    raw_decode(1, 32, 1, 0, 0, bufs, st, copy_gbs);
+    raw_decode(1, 32, 0, 0, 0, bufs, st, copy_gbs);
+    raw_decode(1, 4096, 0, 0, 0, bufs, st, copy_gbs);
+    raw_row_norms(0, bufs, st, copy_gbs);
+    cudaStreamSynchronize(st);
+    printf("ncu launches done: %s\n", cudaGetErrorString(cudaGetLastError()));
+    return;
+  }
+  for (int64_t Tk = 32; Tk <= 512; Tk *= 4)
+    for (int impl = 0; impl < 2; impl++) raw_decode(1, Tk, impl, 0, 200, bufs, st, copy_gbs);
   for (int t = 0; t < 2; t++)
-    for (int64_t Tk = 4096; Tk <= 32768; Tk *= 8) {
-      cu_sdpa_args a;
-      memset(&a, 0, sizeof a);
-      a.qt = a.kt = a.ot = t ? MX_BFLOAT16 : MX_FLOAT16;
-      a.mt = -1;
-      a.q = b0;
-      a.k = b1;
-      a.v = b2;
-      a.out = b3;
-      a.B = 1, a.Hq = 32, a.Hkv = 8, a.Tq = 1, a.Tk = Tk, a.D = 128;
-      a.qs[2] = 128, a.qs[1] = 128, a.qs[0] = 32 * 128;
-      a.ks[2] = 128, a.ks[1] = 128 * Tk, a.ks[0] = 8 * 128 * Tk;
-      memcpy(a.vs, a.ks, sizeof a.vs);
-      a.scale = 0.088f;
-      a.lowest = -65504.0f;
-      double us = raw_sdpa_us(&a, sc, st, 100);
-      double gbs = 2.0 * 8 * (double)Tk * 128 * 2 / us / 1e3;
-      printf("  kernel only: sdpa decode %s Tk=%lld: %.1f us, %.0f GB/s = %.0f%% of copy\n",
-             t ? "bf16" : "f16", (long long)Tk, us, gbs, copy_gbs > 0 ? 100 * gbs / copy_gbs : 0);
-    }
+    for (int64_t Tk = 4096; Tk <= 32768; Tk *= 8)
+      for (int impl = 0; impl < 2; impl++) raw_decode(t, Tk, impl, 0, 100, bufs, st, copy_gbs);
+  /* the tensor-core kernel's key splits around its plan's choice */
+  static const int sweep[3][4] = {{1, 2, 4, 8}, {8, 16, 32, 64}, {16, 32, 64, 128}};
+  static const int64_t sweep_tk[3] = {512, 4096, 32768};
+  for (int i = 0; i < 3; i++)
+    for (int j = 0; j < 4; j++) raw_decode(1, sweep_tk[i], 0, sweep[i][j], 100, bufs, st, copy_gbs);
+  raw_row_norms(200, bufs, st, copy_gbs);
+  {
+    /* prefill's silu(gate) * up: x (512, 2 x 14336) bf16, halves a and b */
+    cu_silu_mul_args g;
+    memset(&g, 0, sizeof g);
+    g.t = MX_BFLOAT16, g.mode = 2, g.nd = 2;
+    g.out = b3, g.a = b0, g.b = (const char *)b0 + 14336 * 2;
+    g.n = 512 * 14336, g.F = 14336;
+    g.shape[0] = 512, g.shape[1] = 14336;
+    double us = cuda_events_us(launch_silu, &(raw_launch){&g, NULL}, st, 50);
+    double gbs = 3.0 * 512 * 14336 * 2 / us / 1e3;
+    printf("  kernel only: silu_mul bf16 (512, 2x14336) halves: %.1f us, %.0f GB/s = %.0f%% of copy\n", us,
+           gbs, copy_gbs > 0 ? 100 * gbs / copy_gbs : 0);
+  }
   for (int64_t T = 512; T <= 2048; T *= 4) {
     cu_sdpa_args a;
     memset(&a, 0, sizeof a);
@@ -169,13 +254,18 @@ static mx_array randn(const int64_t *shape, int nd, mx_dtype t, uint64_t seed) {
   return u;
 }
 
-int main(void) {
+/* "bench_cuda_fast ncu": one launch of the decode-step kernels (the
+ * CUDA-core and tensor-core sdpa decode at Tk 32, the latter at 4096, the
+ * one-row norms) and nothing else, for ncu. */
+int main(int argc, char **argv) {
   if (!bench_gpu_start("bench_cuda_fast")) return 0;
-  double copy_gbs = cuda_copy_gbs();
-  printf("device-to-device copy: %.0f GB/s (read + write), the roofline below\n", copy_gbs);
+  const bool ncu = argc > 1 && strcmp(argv[1], "ncu") == 0;
+  double copy_gbs = ncu ? 0 : cuda_copy_gbs();
+  if (!ncu) printf("device-to-device copy: %.0f GB/s (read + write), the roofline below\n", copy_gbs);
 #ifdef MLXC_HAVE_CUDA
-  raw_kernels(copy_gbs);
+  raw_kernels(copy_gbs, ncu);
 #endif
+  if (ncu) return 0;
 
   /* Decode: 1 query x 4096 keys, 32 query heads over 8 KV heads, D 128;
    * K/V as a slice of a preallocated 8192-long cache (the LM's layout). */

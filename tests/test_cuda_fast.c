@@ -23,6 +23,9 @@
 
 #include "check.h"
 #include "core/core.h"
+#ifdef MLXC_HAVE_CUDA
+#include "backend/cuda/cuda_fast.h"
+#endif
 
 static const mx_device cpu = {MX_CPU, 0}, gpu = {MX_GPU, 0};
 
@@ -137,7 +140,10 @@ static void norm_one(const char *what, mx_array x, mx_dtype wt, int wmode, bool 
 }
 
 static void test_norms(void) {
-  const int64_t shapes[][2] = {{1, 7}, {33, 128}, {5, 1000}, {3, 4096}, {2, 8192}, {2, 12288}, {0, 64}};
+  /* one 8-element chunk per thread up to 1024 threads, then 2 held in
+   * registers (12288), then rows through shared memory (32768, 40000) */
+  const int64_t shapes[][2] = {{1, 7},    {33, 128},  {5, 1000},  {3, 4096}, {1, 4096}, {2, 8192},
+                               {2, 12288}, {1, 2048}, {2, 32768}, {1, 40000}, {0, 64}};
   for (int t = 0; t < 3; t++)
     for (size_t s = 0; s < sizeof shapes / sizeof *shapes; s++) {
       mx_array x = rand_array(shapes[s], 2, fl[t], 10 + s);
@@ -406,6 +412,20 @@ static void test_sdpa(void) {
       {1, 2, 2, 40, 20, 64, M_CAUSAL, false, true},    /* the same, prefill */
       {1, 2, 2, 3, 0, 64, M_NONE, false, true},        /* no keys: zeros */
       {1, 4, 4, 65, 65, 32, M_CAUSAL, false, false},   /* D 32: left to the CPU */
+      /* decode (Tq <= 8) plans of the tensor-core kernel (f16 / bf16, D <=
+       * 128): one 16-row chunk or several, one key split or many (each a
+       * multiple of 64 keys, the last one partial), tiles with 1 .. 64 keys */
+      {1, 8, 8, 1, 1, 128, M_NONE, false, true},       /* Tk 1, G 1 */
+      {1, 32, 8, 1, 17, 128, M_NONE, true, true},      /* Llama shape, sinks */
+      {2, 32, 8, 1, 33, 128, M_ADD, false, true},      /* additive, batch 2 */
+      {1, 16, 2, 1, 127, 64, M_BOOL, true, true},      /* G 8 */
+      {1, 32, 8, 2, 129, 128, M_CAUSAL, false, true},  /* Tq 2: 8 rows */
+      {1, 8, 1, 8, 4097, 128, M_CAUSAL, true, true},   /* 64 rows: 4 chunks, splits */
+      {1, 4, 4, 5, 520, 96, M_ADD, true, true},        /* Tq 5, -inf row, splits */
+      {1, 32, 8, 1, 4097, 80, M_NONE, false, true},    /* D 80, splits */
+      {2, 8, 2, 7, 700, 128, M_BOOL, false, true},     /* 28 rows: 2 chunks */
+      {1, 8, 8, 3, 256, 64, M_CAUSAL, true, true},     /* G 1, Tq 3 */
+      {1, 32, 8, 1, 20000, 128, M_NONE, true, true},   /* long context, sinks */
   };
   int seed = 100;
   for (size_t i = 0; i < sizeof specs / sizeof *specs; i++)
@@ -417,6 +437,90 @@ static void test_sdpa(void) {
   /* f32 queries over a half cache (K/V read in their own type) */
   sdpa_one(&specs[1], MX_FLOAT32, MX_FLOAT16, true, 900);
   sdpa_one(&specs[7], MX_FLOAT32, MX_BFLOAT16, false, 901);
+#ifdef MLXC_HAVE_CUDA
+  /* The CUDA-core decode kernel, which f16 / bf16 no longer reach by
+   * default, on the same decode specs. */
+  cu_sdpa_set_decode_impl(1);
+  for (size_t i = 0; i < sizeof specs / sizeof *specs; i++)
+    if (specs[i].Tq <= 8 && specs[i].Tk > 0 && specs[i].on_gpu && specs[i].Tk < 10000)
+      for (int t = 1; t < 3; t++) sdpa_one(&specs[i], fl[t], fl[t], t == 2, seed += 7);
+  cu_sdpa_set_decode_impl(0);
+#endif
+}
+
+/* ------------------------------------------------------------ silu_mul */
+
+/* mx_fast_silu_mul on the GPU against the GPU chain multiply(multiply(a,
+ * sigmoid(a)), b), bit for bit (NaN matches NaN), for EVERY f16 and bf16
+ * value of a: the kernel's f32 sigmoid shortcut must round as the chain's
+ * double sigmoid does everywhere. b: 1 (the product silu(a) itself) and
+ * random N(0, 1) values; a dense and as the halves of one (rows, 2F) x. */
+static void test_silu_mul_all_halves(void) {
+  static const mx_dtype ht[2] = {MX_FLOAT16, MX_BFLOAT16};
+  uint16_t *bits = malloc(65536 * sizeof(uint16_t));
+  for (int i = 0; i < 65536; i++) bits[i] = (uint16_t)i;
+  for (int t = 0; t < 2; t++)
+    for (int bm = 0; bm < 2; bm++) {
+      mx_set_default_device(cpu);
+      int64_t n = 65536, s2[2] = {256, 256};
+      mx_array u = mx_array_from_data(bits, &n, 1, MX_UINT16);
+      mx_array a0 = mx_view(u, ht[t]);
+      mx_array a = mx_reshape(a0, s2, 2);
+      mx_eval1(a);
+      mx_array b = NULL;
+      if (bm == 0) {
+        mx_array one = mx_array_from_data(&(float){1.0f}, NULL, 0, MX_FLOAT32);
+        mx_array oh = mx_astype(one, ht[t]);
+        b = mx_broadcast_to(oh, s2, 2);
+        mx_array c = mx_contiguous(b);
+        mx_array_free(b);
+        b = c;
+        mx_array_free(one);
+        mx_array_free(oh);
+      } else {
+        b = rand_array(s2, 2, ht[t], 501);
+        mx_set_default_device(cpu);
+      }
+      mx_eval1(b);
+      mx_set_default_device(gpu);
+      mx_array sig = mx_sigmoid(a), prod = mx_multiply(a, sig), want = mx_multiply(prod, b);
+      int64_t f0 = gpu_fallback_count();
+      mx_array got = mx_fast_silu_mul(a, b);
+      mx_status st1 = mx_eval1(got);
+      bool on = gpu_fallback_count() == f0;
+      mx_status st2 = mx_eval1(want);
+      /* the halves form: x = [a | b] along the last axis */
+      mx_array parts[2] = {a, b};
+      mx_array x = mx_concatenate(parts, 2, 1);
+      mx_eval1(x);
+      int64_t st0[2] = {0, 0}, en0[2] = {256, 256}, st1b[2] = {0, 256}, en1[2] = {256, 512};
+      mx_array xa = mx_slice(x, st0, en0, NULL, 2), xb = mx_slice(x, st1b, en1, NULL, 2);
+      mx_array got2 = mx_fast_silu_mul(xa, xb);
+      mx_status st3 = mx_eval1(got2);
+      mx_set_default_device(cpu);
+      mx_array gc = mx_contiguous(got), wc = mx_contiguous(want), g2c = mx_contiguous(got2);
+      mx_eval1(gc);
+      mx_eval1(wc);
+      mx_eval1(g2c);
+      const uint16_t *pg = mx_array_data(gc), *pw = mx_array_data(wc), *p2 = mx_array_data(g2c);
+      int64_t bad = 0, first = -1;
+      const uint16_t expo = ht[t] == MX_FLOAT16 ? 0x7c00 : 0x7f80;
+      for (int64_t i = 0; pg && pw && p2 && i < 65536; i++) {
+        bool nan_w = (pw[i] & 0x7fff) > expo, nan_g = (pg[i] & 0x7fff) > expo, nan_2 = (p2[i] & 0x7fff) > expo;
+        bool ok = nan_w ? nan_g && nan_2 : pg[i] == pw[i] && p2[i] == pw[i];
+        if (!ok && first < 0) first = i;
+        bad += !ok;
+      }
+      char msg[200];
+      snprintf(msg, sizeof msg, "silu_mul all %s values, b %s: %lld of 65536 differ from the chain (first a bits %lld), on GPU %d",
+               mx_dtype_name(ht[t]), bm ? "random" : "1", (long long)bad, (long long)first, on);
+      CHECK_MSG(st1 == MX_OK && st2 == MX_OK && st3 == MX_OK && pg && pw && p2 && bad == 0 && on, msg);
+      if (getenv("MLXC_TEST_VERBOSE")) printf("  %s\n", msg);
+      mx_array arr[17] = {u, a0, a, b, sig, prod, want, got, x, xa, xb, got2, gc, wc, g2c, NULL, NULL};
+      for (int i = 0; i < 15; i++) mx_array_free(arr[i]);
+      mx_set_default_device(gpu);
+    }
+  free(bits);
 }
 
 int main(void) {
@@ -428,6 +532,7 @@ int main(void) {
   mx_set_default_device(gpu);
   test_norms();
   test_rope();
+  test_silu_mul_all_halves();
   test_sdpa();
   return check_summary();
 }

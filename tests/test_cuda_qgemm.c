@@ -116,6 +116,9 @@ static int64_t fit_k(int64_t K, int gs) { return (K + gs - 1) / gs * gs; }
 
 int main(void) {
   setenv("MLXC_QMM_ISA", "none", 1);
+  /* Products of up to 16 rows would otherwise run the decode kernels in
+   * passes of 8 (cuda_quant_ops.c); this test is about the qgemm kernel. */
+  setenv("MLXC_QMV_CHUNK_ROWS", "8", 1);
   if (!mx_device_is_available(MX_GPU) || !cu_qgemm_set_config || !cu_qgemm_count) {
     mx_set_default_device(gpu);
     printf("test_cuda_qgemm: skipped: no usable GPU (%s)\n",

@@ -13,7 +13,8 @@
  * must not fall back to the CPU (f32 add_rms_norm on a GPU stream is the
  * chain itself, fast_fused.h). NaN matches NaN (payloads may differ).
  * Inputs are N(0, 2) values; sizes cover the norm's vector tails (D = 1, 7,
- * 33), the one-warp and multi-warp rows (64, 2048, 4100) and several rows;
+ * 33), the one-warp and multi-warp rows (64, 2048, 4100), the register and
+ * shared-memory row kernels (4096, 12288, 20000) and several rows;
  * layouts dense, transposed and step-2 views. Skips the GPU part without a
  * usable GPU. */
 #include <math.h>
@@ -135,7 +136,9 @@ static void add_norm_case(const char *label, mx_array x, mx_array d, mx_array w,
 }
 
 static void test_add_norm(void) {
-  static const int64_t Ds[] = {1, 7, 33, 64, 2048, 4100};
+  /* 4096: one chunk a thread; 12288: two in registers; 20000 (and 4100,
+   * D % 8 != 0): rows through shared memory */
+  static const int64_t Ds[] = {1, 7, 33, 64, 2048, 4100, 4096, 12288, 20000};
   static const int64_t rows[] = {1, 5};
   for (int ti = 0; ti < 3; ti++)
     for (size_t di = 0; di < sizeof Ds / sizeof Ds[0]; di++)

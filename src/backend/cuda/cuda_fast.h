@@ -76,6 +76,13 @@ int cu_sdpa_supported(const cu_sdpa_args *a);
 /* Bytes of device scratch cu_fast_sdpa needs (0: none). */
 size_t cu_sdpa_scratch_bytes(const cu_sdpa_args *a);
 int cu_fast_sdpa(const cu_sdpa_args *a, void *scratch, void *stream);
+/* Which decode kernel (Tq <= 8) cu_fast_sdpa uses: 0 the best one (tensor
+ * cores for f16/bf16 with D <= 128), 1 always the CUDA-core one. For
+ * benchmarks and tests comparing the two; not thread-safe. */
+void cu_sdpa_set_decode_impl(int impl);
+/* Key splits of the tensor-core decode kernel (0: its own plan; n: n, at
+ * most one a 64-key tile and COMBINE_MAX_SPLITS). For benchmarks. */
+void cu_sdpa_set_decode_splits(int n);
 
 /* silu(a) * b (the fast_silu_mul primitive) in type t (f16/bf16/f32), out
  * row-major (n elements). a and b are read at offsets from the output index

@@ -1,139 +1,154 @@
 // fast.cu — GPU kernels of the fused mx.fast ops: rms_norm / layer_norm,
-// rope and scaled dot-product attention (decode, Tq <= 8: keys split
-// across blocks, then a combine kernel; prefill: online softmax over key
-// tiles, on tensor cores for f16/bf16 with D <= 128, on CUDA cores
-// otherwise). Numerics follow the CPU kernels
-// (src/backend/cpu/fast_norm.c, fast_rope.c, sdpa.c): halves are read into
+// rope, silu_mul and the fused decode-step ops (add + rms_norm, rope + KV
+// write); attention lives in sdpa.cu, the shared device helpers in
+// fast_device.cuh. Every kernel starts with the programmatic-dependent-
+// launch trigger (pdl_trigger). Numerics follow the CPU kernels
+// (src/backend/cpu/fast_norm.c, fast_rope.c): halves are read into
 // f32, every op whose rounding the CPU path fixes (the normalized value
 // times the weight, the rope products) is done with explicit _rn
 // intrinsics so nvcc's FMA contraction cannot change the bits.
-#include <cuda_bf16.h>
-#include <cuda_fp16.h>
-#include <cuda_runtime.h>
-#include <type_traits>
-#include <math.h>
-#include <stdint.h>
-
 #include "cuda_fast.h"
+#include "fast_device.cuh"
 
 namespace {
-
-typedef __half h16;
-typedef __nv_bfloat16 b16;
-
-// ------------------------------------------------------------ conversions
-
-template <typename T> __device__ __forceinline__ float tof(T v);
-template <> __device__ __forceinline__ float tof<float>(float v) { return v; }
-template <> __device__ __forceinline__ float tof<h16>(h16 v) { return __half2float(v); }
-template <> __device__ __forceinline__ float tof<b16>(b16 v) { return __bfloat162float(v); }
-
-template <typename T> __device__ __forceinline__ T fromf(float v);
-template <> __device__ __forceinline__ float fromf<float>(float v) { return v; }
-template <> __device__ __forceinline__ h16 fromf<h16>(float v) { return __float2half_rn(v); }
-template <> __device__ __forceinline__ b16 fromf<b16>(float v) { return __float2bfloat16_rn(v); }
-
-// v rounded to T and back (identity for float).
-template <typename T> __device__ __forceinline__ float rnd(float v) { return tof<T>(fromf<T>(v)); }
-
-// Runtime-typed scalar access (operands read once: q rows, masks, sinks).
-__device__ __forceinline__ float ld_any(const void *p, int64_t i, int t) {
-  switch (t) {
-    case MX_FLOAT16: return __half2float(((const h16 *)p)[i]);
-    case MX_BFLOAT16: return __bfloat162float(((const b16 *)p)[i]);
-    case MX_BOOL: return ((const uint8_t *)p)[i] ? 1.0f : 0.0f;
-    default: return ((const float *)p)[i];
-  }
-}
-__device__ __forceinline__ void st_any(void *p, int64_t i, int t, float v) {
-  switch (t) {
-    case MX_FLOAT16: ((h16 *)p)[i] = __float2half_rn(v); break;
-    case MX_BFLOAT16: ((b16 *)p)[i] = __float2bfloat16_rn(v); break;
-    default: ((float *)p)[i] = v; break;
-  }
-}
-
-// 8 consecutive elements (16-byte aligned for halves, 16-byte aligned
-// float4 pairs for f32) to / from f32.
-__device__ __forceinline__ void load8(const h16 *p, float *f) {
-  uint4 u = *(const uint4 *)p;
-  const __half2 *h = (const __half2 *)&u;
-#pragma unroll
-  for (int k = 0; k < 4; k++) {
-    float2 t = __half22float2(h[k]);
-    f[2 * k] = t.x;
-    f[2 * k + 1] = t.y;
-  }
-}
-__device__ __forceinline__ void load8(const b16 *p, float *f) {
-  uint4 u = *(const uint4 *)p;
-  const __nv_bfloat162 *h = (const __nv_bfloat162 *)&u;
-#pragma unroll
-  for (int k = 0; k < 4; k++) {
-    float2 t = __bfloat1622float2(h[k]);
-    f[2 * k] = t.x;
-    f[2 * k + 1] = t.y;
-  }
-}
-__device__ __forceinline__ void load8(const float *p, float *f) {
-  float4 a = ((const float4 *)p)[0], b = ((const float4 *)p)[1];
-  f[0] = a.x; f[1] = a.y; f[2] = a.z; f[3] = a.w;
-  f[4] = b.x; f[5] = b.y; f[6] = b.z; f[7] = b.w;
-}
-__device__ __forceinline__ void store8(h16 *p, const float *f) {
-  uint4 u;
-  __half2 *h = (__half2 *)&u;
-#pragma unroll
-  for (int k = 0; k < 4; k++) h[k] = __floats2half2_rn(f[2 * k], f[2 * k + 1]);
-  *(uint4 *)p = u;
-}
-__device__ __forceinline__ void store8(b16 *p, const float *f) {
-  uint4 u;
-  __nv_bfloat162 *h = (__nv_bfloat162 *)&u;
-#pragma unroll
-  for (int k = 0; k < 4; k++) h[k] = __floats2bfloat162_rn(f[2 * k], f[2 * k + 1]);
-  *(uint4 *)p = u;
-}
-__device__ __forceinline__ void store8(float *p, const float *f) {
-  ((float4 *)p)[0] = make_float4(f[0], f[1], f[2], f[3]);
-  ((float4 *)p)[1] = make_float4(f[4], f[5], f[6], f[7]);
-}
-
-int sm_count() {
-  static int n = 0;
-  if (!n) {
-    int dev = 0;
-    cudaGetDevice(&dev);
-    if (cudaDeviceGetAttribute(&n, cudaDevAttrMultiProcessorCount, dev) != cudaSuccess || n <= 0) {
-      cudaGetLastError();
-      n = 132;
-    }
-  }
-  return n;
-}
 
 // ------------------------------------------------------------ norms
 
 // Sum over the threads of one row (blockDim.x threads, a multiple of 32);
-// every thread of the block calls it (rows past the end with 0).
+// every thread of the block calls it (rows past the end with 0). Warp sums
+// by shuffles, then one warp-shuffle tree over the warp partials, so every
+// thread ends with the same bits (xor trees add the same pairs).
 __device__ __forceinline__ float row_sum(float v, float *red) {
 #pragma unroll
   for (int o = 16; o >= 1; o >>= 1) v += __shfl_xor_sync(0xffffffffu, v, o);
   if (blockDim.x == 32) return v;
-  const int nw = blockDim.x >> 5, w = threadIdx.x >> 5;
+  const int nw = blockDim.x >> 5, w = threadIdx.x >> 5, lane = threadIdx.x & 31;
   __syncthreads();  // red may still be read from the previous call
-  if ((threadIdx.x & 31) == 0) red[threadIdx.y * 32 + w] = v;
+  if (lane == 0) red[threadIdx.y * 32 + w] = v;
   __syncthreads();
-  float s = 0.0f;
-  for (int i = 0; i < nw; i++) s += red[threadIdx.y * 32 + i];
+  float s = lane < nw ? red[threadIdx.y * 32 + lane] : 0.0f;
+#pragma unroll
+  for (int o = 16; o >= 1; o >>= 1) s += __shfl_xor_sync(0xffffffffu, s, o);
   return s;
 }
 
-// One row per blockDim.x threads, blockDim.y rows per block. The row is
-// kept in shared memory as f32 between the reduction(s) and the write;
-// each thread touches only its own elements, so no barrier guards them.
+// The block shape of a row of D elements, shared by norm_kernel and
+// add_norm_kernel (their reduction trees must stay the same): one
+// 8-element chunk per thread up to 1024 threads; rows whose chunks fit in
+// NC <= 2 per thread keep them in registers (nc), others go through shared
+// memory (nc 0; also D % 8 != 0, one element at a time). 1024 threads
+// leave 64 registers a thread: two chunks of x, w and b at most.
+struct norm_shape {
+  int tpr, rpb, nc;
+};
+norm_shape norm_shape_of(int64_t D) {
+  const int64_t chunks = (D + 7) / 8;
+  int tpr = 32;
+  while (tpr < 1024 && tpr < chunks) tpr *= 2;
+  norm_shape s = {tpr, tpr >= 256 ? 1 : 256 / tpr, 0};
+  if (D % 8 == 0) {
+    const int64_t per = (chunks + tpr - 1) / tpr;
+    s.nc = per <= 1 ? 1 : per <= 2 ? 2 : 0;
+  }
+  return s;
+}
+
+// Loads chunk c (8 elements) of a row: 16-byte loads when vec, else
+// strided scalars.
+template <typename T>
+__device__ __forceinline__ void load_chunk(const T *p, int64_t c, int64_t st, bool vec, float *f) {
+  if (vec) {
+    load8(p + c * 8, f);
+  } else {
+#pragma unroll
+    for (int k = 0; k < 8; k++) f[k] = tof<T>(p[(c * 8 + k) * st]);
+  }
+}
+
+// rms_norm / layer_norm with the row in registers: thread tx owns chunks
+// tx + i * tpr (i < NC). x, w and b are all loaded before the first
+// reduction, so one memory latency covers the row. Sum of squares with
+// explicit fmas (the same bits whatever nvcc contracts); add_norm_kernel
+// repeats this expression for expression.
+template <typename XT, typename OT, int NC>
+__global__ void __launch_bounds__(1024) norm_reg_kernel(cu_norm_args a, bool wvec, bool bvec) {
+  pdl_trigger();
+  __shared__ float red[8 * 32];
+  const int64_t D = a.D, nch = D / 8;
+  const int64_t row = (int64_t)blockIdx.x * blockDim.y + threadIdx.y;
+  const bool live = row < a.rows;
+  const int tx = threadIdx.x, tpr = blockDim.x;
+  int64_t off = 0;
+  if (live && a.outer_nd == 1) {
+    off = row * a.strides[0];
+  } else if (live) {
+    int64_t r = row;
+    for (int d = a.outer_nd - 1; d >= 0; d--) {
+      off += (r % a.shape[d]) * a.strides[d];
+      r /= a.shape[d];
+    }
+  }
+  const XT *x = (const XT *)a.x + off;
+  const OT *w = (const OT *)a.w, *bb = (const OT *)a.b;
+  const bool layer = a.layer;
+  float f[NC][8], wf[NC][8], bf[NC][8];
+  float acc = 0.0f;
+#pragma unroll
+  for (int i = 0; i < NC; i++) {
+    const int64_t c = tx + (int64_t)i * tpr;
+    if (live && c < nch) {
+      load_chunk(x, c, a.x_stride, a.vec, f[i]);
+      if (w) load_chunk(w, c, a.w_stride, wvec, wf[i]);
+      if (bb) load_chunk(bb, c, a.b_stride, bvec, bf[i]);
+    }
+  }
+#pragma unroll
+  for (int i = 0; i < NC; i++)
+    if (live && tx + (int64_t)i * tpr < nch)
+#pragma unroll
+      for (int k = 0; k < 8; k++) acc = layer ? acc + f[i][k] : __fmaf_rn(f[i][k], f[i][k], acc);
+  const float inv_d = (float)(1.0 / (double)D);
+  float tot = row_sum(acc, red);
+  if (layer) {
+    const float mu = __fmul_rn(tot, inv_d);
+    acc = 0.0f;
+#pragma unroll
+    for (int i = 0; i < NC; i++)
+      if (live && tx + (int64_t)i * tpr < nch)
+#pragma unroll
+        for (int k = 0; k < 8; k++) {
+          f[i][k] = __fsub_rn(f[i][k], mu);
+          acc = __fmaf_rn(f[i][k], f[i][k], acc);
+        }
+    tot = row_sum(acc, red);
+  }
+  if (!live) return;
+  const float ms = __fmul_rn(tot, inv_d);
+  const float rs = __fdiv_rn(1.0f, __fsqrt_rn(__fadd_rn(ms, a.eps)));
+  OT *out = (OT *)a.out + row * D;
+#pragma unroll
+  for (int i = 0; i < NC; i++) {
+    const int64_t c = tx + (int64_t)i * tpr;
+    if (c >= nch) continue;
+    float y[8];
+#pragma unroll
+    for (int k = 0; k < 8; k++) {
+      float v = rnd<OT>(__fmul_rn(f[i][k], rs));
+      if (w) v = rnd<OT>(__fmul_rn(v, wf[i][k]));
+      if (bb) v = rnd<OT>(__fadd_rn(v, bf[i][k]));
+      y[k] = v;
+    }
+    store8(out + c * 8, y);
+  }
+}
+
+// Rows too long for registers (or D % 8 != 0): one row per blockDim.x
+// threads, blockDim.y rows per block, the row kept in shared memory as f32
+// between the reduction(s) and the write; each thread touches only its own
+// elements, so no barrier guards them.
 template <typename XT, typename OT>
 __global__ void norm_kernel(cu_norm_args a) {
+  pdl_trigger();
   extern __shared__ float sm[];
   const int64_t D = a.D;
   float *xs = sm + (int64_t)threadIdx.y * D;
@@ -162,14 +177,14 @@ __global__ void norm_kernel(cu_norm_args a) {
 #pragma unroll
         for (int k = 0; k < 8; k++) {
           xs[c * 8 + k] = f[k];
-          acc += layer ? f[k] : f[k] * f[k];
+          acc = layer ? acc + f[k] : __fmaf_rn(f[k], f[k], acc);
         }
       }
     } else {
       for (int64_t i = tx; i < D; i += tpr) {
         float f = tof<XT>(x[i * a.x_stride]);
         xs[i] = f;
-        acc += layer ? f : f * f;
+        acc = layer ? acc + f : __fmaf_rn(f, f, acc);
       }
     }
   }
@@ -186,13 +201,13 @@ __global__ void norm_kernel(cu_norm_args a) {
           for (int k = 0; k < 8; k++) {
             float v = __fsub_rn(xs[c * 8 + k], mu);
             xs[c * 8 + k] = v;
-            acc += v * v;
+            acc = __fmaf_rn(v, v, acc);
           }
       } else {
         for (int64_t i = tx; i < D; i += tpr) {
           float v = __fsub_rn(xs[i], mu);
           xs[i] = v;
-          acc += v * v;
+          acc = __fmaf_rn(v, v, acc);
         }
       }
     }
@@ -222,20 +237,28 @@ __global__ void norm_kernel(cu_norm_args a) {
   }
 }
 
+bool vec_ok(const void *p, int64_t stride) { return p && stride == 1 && (uintptr_t)p % 16 == 0; }
+
 template <typename XT, typename OT>
 int launch_norm(const cu_norm_args *a, cudaStream_t s) {
-  int tpr = 32;
-  while (tpr < 1024 && (int64_t)tpr * 32 < a->D) tpr *= 2;
-  int rpb = tpr >= 256 ? 1 : 256 / tpr;
-  size_t smem = (size_t)rpb * (size_t)a->D * sizeof(float) + (size_t)rpb * 32 * sizeof(float);
-  if (smem > 48 * 1024) {
-    cudaError_t e = cudaFuncSetAttribute(norm_kernel<XT, OT>,
-                                         cudaFuncAttributeMaxDynamicSharedMemorySize, (int)smem);
-    if (e != cudaSuccess) return (int)e;
-  }
-  int64_t blocks = (a->rows + rpb - 1) / rpb;
+  const norm_shape sh = norm_shape_of(a->D);
+  int64_t blocks = (a->rows + sh.rpb - 1) / sh.rpb;
   if (blocks > 0x7fffffff) return (int)cudaErrorInvalidConfiguration;
-  norm_kernel<XT, OT><<<(unsigned)blocks, dim3(tpr, rpb), smem, s>>>(*a);
+  const dim3 grid((unsigned)blocks), block(sh.tpr, sh.rpb);
+  const bool wv = vec_ok(a->w, a->w_stride), bv = vec_ok(a->b, a->b_stride);
+  switch (sh.nc) {
+    case 1: norm_reg_kernel<XT, OT, 1><<<grid, block, 0, s>>>(*a, wv, bv); break;
+    case 2: norm_reg_kernel<XT, OT, 2><<<grid, block, 0, s>>>(*a, wv, bv); break;
+    default: {
+      size_t smem = (size_t)sh.rpb * (size_t)a->D * sizeof(float) + (size_t)sh.rpb * 32 * sizeof(float);
+      if (smem > 48 * 1024) {
+        cudaError_t e = cudaFuncSetAttribute(norm_kernel<XT, OT>,
+                                             cudaFuncAttributeMaxDynamicSharedMemorySize, (int)smem);
+        if (e != cudaSuccess) return (int)e;
+      }
+      norm_kernel<XT, OT><<<grid, block, smem, s>>>(*a);
+    }
+  }
   return (int)cudaGetLastError();
 }
 
@@ -255,6 +278,7 @@ template <typename XT> int norm_out(const cu_norm_args *a, cudaStream_t s) {
 // rows (heads) sharing the angles; blockIdx.z: batch entries.
 template <typename T>
 __global__ void rope_kernel(cu_rope_args a, int64_t N, int64_t Tn, int64_t D, int nc) {
+  pdl_trigger();
   const int64_t t = (int64_t)blockIdx.x * blockDim.y + threadIdx.y;
   if (t >= Tn) return;
   const int64_t half = a.dims / 2, slots = half + (D - a.dims);
@@ -336,755 +360,6 @@ template <typename T> int launch_rope(const cu_rope_args *a, cudaStream_t s) {
   return (int)cudaGetLastError();
 }
 
-// ------------------------------------------------------------ attention
-
-__device__ __forceinline__ float mask_score(const cu_sdpa_args &a, float s, int64_t b, int64_t hq,
-                                            int64_t i, int64_t j) {
-  if (a.causal) {
-    if (j > i + a.Tk - a.Tq) s = a.lowest;
-  } else if (a.mt >= 0) {
-    float m = ld_any(a.mask, b * a.ms[0] + hq * a.ms[1] + i * a.ms[2] + j * a.ms[3], a.mt);
-    if (a.mt == MX_BOOL) {
-      if (m == 0.0f) s = a.lowest;
-    } else {
-      s += m;
-    }
-  }
-  return s;
-}
-
-__host__ __device__ constexpr int pow2ceil(int v) { return v <= 1 ? 1 : 2 * pow2ceil((v + 1) / 2); }
-
-// Online-softmax states (m, l, acc) merged: (m1,l1,acc1) absorbs the other.
-__device__ __forceinline__ void merge_w(float m1, float m2, float &w1, float &w2, float &mm) {
-  mm = fmaxf(m1, m2);
-  if (mm == -INFINITY) {
-    w1 = w2 = 0.0f;
-    return;
-  }
-  w1 = m1 == -INFINITY ? 0.0f : __expf(m1 - mm);
-  w2 = m2 == -INFINITY ? 0.0f : __expf(m2 - mm);
-}
-
-constexpr int DEC_NW = 4;
-
-// Decode: one block per (key split, chunk of RB query rows, batch x kv
-// head). Rows are the G query heads x Tq queries of the kv head (GQA reads
-// K/V once for all of them). K/V tiles of DEC_TILE keys stream into shared
-// memory by cp.async, DEC_NS tiles in flight per block (bytes in flight do
-// not cost registers, so the stream keeps HBM busy while the tile before
-// is used). A lane group of LPK lanes owns one key at a time, each lane 8
-// of its D elements (one 16-byte shared load for halves); the group
-// reduces the dot products by shuffles and keeps its own online softmax
-// state; groups and warps merge at the end.
-constexpr int DEC_NS = 3;
-
-__device__ __forceinline__ void cp_async16(void *smem, const void *gmem, bool full) {
-  unsigned s = (unsigned)__cvta_generic_to_shared(smem);
-  asm volatile("cp.async.cg.shared.global [%0], [%1], 16, %2;\n" ::"r"(s), "l"(gmem), "r"(full ? 16 : 0));
-}
-__device__ __forceinline__ void cp_async_commit() { asm volatile("cp.async.commit_group;\n" ::); }
-template <int N> __device__ __forceinline__ void cp_async_wait() {
-  asm volatile("cp.async.wait_group %0;\n" ::"n"(N));
-}
-
-template <typename KT, int D, int RB> struct dec_cfg {
-  static constexpr int LPK = pow2ceil(D / 8) < 32 ? pow2ceil(D / 8) : 32;
-  static constexpr int GPW = 32 / LPK;
-  static constexpr int U = RB >= 8 ? 2 : 4;
-  static constexpr int TILE = DEC_NW * GPW * U;  // keys per tile
-  static constexpr size_t smem = (size_t)DEC_NS * 2 * TILE * D * sizeof(KT);
-};
-
-template <typename KT, int D, int RB>
-__global__ void __launch_bounds__(DEC_NW * 32)
-    sdpa_decode(cu_sdpa_args a, int64_t kps, float *pm, float *pl, float *pacc, int nsplit) {
-  typedef dec_cfg<KT, D, RB> C;
-  constexpr int LPK = C::LPK, GPW = C::GPW, U = C::U, TILE = C::TILE;
-  constexpr int CH = D * (int)sizeof(KT) / 16;  // 16-byte chunks per row
-  extern __shared__ __align__(16) unsigned char dec_smem[];
-  KT *Ks = (KT *)dec_smem, *Vs = Ks + DEC_NS * TILE * D;
-  __shared__ float sm_m[DEC_NW][RB], sm_l[DEC_NW][RB];
-  __shared__ __align__(16) float sm_acc[DEC_NW][RB][D];
-  const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5;
-  const int gi = lane / LPK, sub = lane % LPK;
-  const bool act = sub * 8 < D;
-  const int d0 = act ? sub * 8 : 0;
-  const int sp = blockIdx.x;
-  const int64_t bh = blockIdx.z, b = bh / a.Hkv, h = bh % a.Hkv;
-  const int64_t G = a.Hq / a.Hkv, R = G * a.Tq;
-  const int64_t r0 = (int64_t)blockIdx.y * RB;
-  const int nr = R - r0 < RB ? (int)(R - r0) : RB;
-  const int64_t k0 = (int64_t)sp * kps, k1 = k0 + kps < a.Tk ? k0 + kps : a.Tk;
-  const KT *kb = (const KT *)a.k + b * a.ks[0] + h * a.ks[1];
-  const KT *vb = (const KT *)a.v + b * a.vs[0] + h * a.vs[1];
-  const int ntiles = (int)((k1 - k0 + TILE - 1) / TILE);
-  auto stage = [&](int it) {
-    if (it < ntiles) {
-      KT *kd = Ks + (it % DEC_NS) * TILE * D, *vd = Vs + (it % DEC_NS) * TILE * D;
-      const int64_t jb = k0 + (int64_t)it * TILE;
-      for (int e = threadIdx.x; e < TILE * CH; e += DEC_NW * 32) {
-        const int jj = e / CH, ch = e % CH;
-        const bool in = jb + jj < k1;
-        const int64_t j = in ? jb + jj : k0;
-        cp_async16((char *)(kd + jj * D) + ch * 16, (const char *)(kb + j * a.ks[2]) + ch * 16, in);
-        cp_async16((char *)(vd + jj * D) + ch * 16, (const char *)(vb + j * a.vs[2]) + ch * 16, in);
-      }
-    }
-    cp_async_commit();  // empty past the end: the wait counts stay uniform
-  };
-#pragma unroll
-  for (int i = 0; i < DEC_NS - 1; i++) stage(i);
-  float q[RB][8];
-  int64_t hq[RB], qi[RB];
-#pragma unroll
-  for (int r = 0; r < RB; r++) {
-    int64_t rr = r0 + (r < nr ? r : nr - 1);
-    hq[r] = h * G + rr / a.Tq;
-    qi[r] = rr % a.Tq;
-    const int64_t qo = b * a.qs[0] + hq[r] * a.qs[1] + qi[r] * a.qs[2] + d0;
-#pragma unroll
-    for (int k = 0; k < 8; k++) q[r][k] = act ? ld_any(a.q, qo + k, a.qt) : 0.0f;
-  }
-  float m[RB], l[RB], acc[RB][8];
-#pragma unroll
-  for (int r = 0; r < RB; r++) {
-    m[r] = -INFINITY;
-    l[r] = 0.0f;
-#pragma unroll
-    for (int k = 0; k < 8; k++) acc[r][k] = 0.0f;
-  }
-  for (int it = 0; it < ntiles; it++) {
-    stage(it + DEC_NS - 1);
-    cp_async_wait<DEC_NS - 1>();
-    __syncthreads();
-    const int jl = (warp * GPW + gi) * U;  // first key of this group in the tile
-    const int64_t j0 = k0 + (int64_t)it * TILE + jl;
-    const KT *kt = Ks + (it % DEC_NS) * TILE * D + jl * D + d0;
-    const KT *vt = Vs + (it % DEC_NS) * TILE * D + jl * D + d0;
-    float kf[U][8], vf[U][8];
-#pragma unroll
-    for (int u = 0; u < U; u++) {
-      load8(kt + u * D, kf[u]);  // rows past the end were zero-filled
-      load8(vt + u * D, vf[u]);
-    }
-    float s[U][RB];
-#pragma unroll
-    for (int u = 0; u < U; u++)
-#pragma unroll
-      for (int r = 0; r < RB; r++) {
-        float d = 0.0f;
-#pragma unroll
-        for (int k = 0; k < 8; k++) d += q[r][k] * kf[u][k];
-#pragma unroll
-        for (int o = LPK / 2; o >= 1; o >>= 1) d += __shfl_xor_sync(0xffffffffu, d, o);
-        s[u][r] = d;
-      }
-#pragma unroll
-    for (int r = 0; r < RB; r++) {
-      float mx = -INFINITY;
-#pragma unroll
-      for (int u = 0; u < U; u++) {
-        const int64_t j = j0 + u;
-        float v = -INFINITY;
-        if (j < k1) v = mask_score(a, s[u][r] * a.scale, b, hq[r], qi[r], j);
-        s[u][r] = v;
-        mx = fmaxf(mx, v);
-      }
-      const float mn = fmaxf(m[r], mx);
-      if (mn == -INFINITY) continue;
-      const float corr = __expf(m[r] - mn);
-      float p[U], ps = 0.0f;
-#pragma unroll
-      for (int u = 0; u < U; u++) {
-        p[u] = __expf(s[u][r] - mn);
-        ps += p[u];
-      }
-      l[r] = l[r] * corr + ps;
-#pragma unroll
-      for (int k = 0; k < 8; k++) {
-        float t = acc[r][k] * corr;
-#pragma unroll
-        for (int u = 0; u < U; u++) t += p[u] * vf[u][k];
-        acc[r][k] = t;
-      }
-      m[r] = mn;
-    }
-    __syncthreads();  // this buffer is staged again DEC_NS - 1 tiles on
-  }
-  // Merge the lane groups of the warp (lanes with the same sub).
-#pragma unroll
-  for (int o = LPK; o < 32; o <<= 1)
-#pragma unroll
-    for (int r = 0; r < RB; r++) {
-      float om = __shfl_xor_sync(0xffffffffu, m[r], o);
-      float ol = __shfl_xor_sync(0xffffffffu, l[r], o);
-      float w1, w2, mm;
-      merge_w(m[r], om, w1, w2, mm);
-      l[r] = l[r] * w1 + ol * w2;
-#pragma unroll
-      for (int k = 0; k < 8; k++) {
-        float oa = __shfl_xor_sync(0xffffffffu, acc[r][k], o);
-        acc[r][k] = acc[r][k] * w1 + oa * w2;
-      }
-      m[r] = mm;
-    }
-  if (gi == 0) {
-#pragma unroll
-    for (int r = 0; r < RB; r++) {
-      if (act)
-#pragma unroll
-        for (int k = 0; k < 8; k++) sm_acc[warp][r][d0 + k] = acc[r][k];
-      if (sub == 0) {
-        sm_m[warp][r] = m[r];
-        sm_l[warp][r] = l[r];
-      }
-    }
-  }
-  __syncthreads();
-  if (warp != 0 || gi != 0 || !act) return;
-#pragma unroll
-  for (int r = 0; r < RB; r++) {
-    if (r >= nr) break;
-    float M = -INFINITY;
-    for (int w = 0; w < DEC_NW; w++) M = fmaxf(M, sm_m[w][r]);
-    float sink = -INFINITY;
-    if (a.sinks && nsplit == 1) {
-      sink = ld_any(a.sinks, hq[r] * a.sinks_stride, a.ot);
-      M = fmaxf(M, sink);
-    }
-    float L = 0.0f, o[8];
-#pragma unroll
-    for (int k = 0; k < 8; k++) o[k] = 0.0f;
-    if (M != -INFINITY) {
-      for (int w = 0; w < DEC_NW; w++) {
-        float mw = sm_m[w][r];
-        if (mw == -INFINITY) continue;
-        float e = __expf(mw - M);
-        L += sm_l[w][r] * e;
-#pragma unroll
-        for (int k = 0; k < 8; k++) o[k] += sm_acc[w][r][d0 + k] * e;
-      }
-      if (sink != -INFINITY) L += __expf(sink - M);
-    }
-    const int64_t orow = (b * a.Hq + hq[r]) * a.Tq + qi[r];
-    if (nsplit == 1) {
-      const float inv = 1.0f / L;
-#pragma unroll
-      for (int k = 0; k < 8; k++)
-        if (d0 + k < D) st_any(a.out, orow * D + d0 + k, a.ot, o[k] * inv);
-    } else {
-      const int64_t e = orow * nsplit + sp;
-      if (sub == 0) {
-        pm[e] = M;
-        pl[e] = L;
-      }
-#pragma unroll
-      for (int k = 0; k < 8; k++)
-        if (d0 + k < D) pacc[e * D + d0 + k] = o[k];
-    }
-  }
-}
-
-// Merges the key splits of each output row (and the sink, as one more
-// logit with no value). Warp 0 turns the split maxima into weights in
-// shared memory once; then every thread sums its output elements over the
-// splits with independent loads (a serial chain of dependent global loads
-// per split cost tens of microseconds).
-constexpr int COMBINE_MAX_SPLITS = 256;
-
-__global__ void sdpa_combine(cu_sdpa_args a, int nsplit, const float *pm, const float *pl,
-                             const float *pacc) {
-  __shared__ float w[COMBINE_MAX_SPLITS];
-  __shared__ float inv_l;
-  const int64_t row = blockIdx.x;
-  const int64_t hq = (row / a.Tq) % a.Hq;
-  if (threadIdx.x < 32) {
-    const int lane = threadIdx.x;
-    float sink = a.sinks ? ld_any(a.sinks, hq * a.sinks_stride, a.ot) : -INFINITY;
-    float M = sink;
-    for (int s = lane; s < nsplit; s += 32) M = fmaxf(M, pm[row * nsplit + s]);
-#pragma unroll
-    for (int o = 16; o >= 1; o >>= 1) M = fmaxf(M, __shfl_xor_sync(0xffffffffu, M, o));
-    float L = 0.0f;
-    for (int s = lane; s < nsplit; s += 32) {
-      const float ms = pm[row * nsplit + s];
-      const float e = M == -INFINITY || ms == -INFINITY ? 0.0f : expf(ms - M);
-      w[s] = e;
-      L += pl[row * nsplit + s] * e;
-    }
-#pragma unroll
-    for (int o = 16; o >= 1; o >>= 1) L += __shfl_xor_sync(0xffffffffu, L, o);
-    if (lane == 0) {
-      if (M != -INFINITY && sink != -INFINITY) L += expf(sink - M);
-      inv_l = 1.0f / L;
-    }
-  }
-  __syncthreads();
-  const float inv = inv_l;
-  const float *pa = pacc + row * nsplit * a.D;
-  for (int64_t d = threadIdx.x; d < a.D; d += blockDim.x) {
-    float o = 0.0f;
-#pragma unroll 8
-    for (int s = 0; s < nsplit; s++) o += pa[s * a.D + d] * w[s];
-    st_any(a.out, row * a.D + d, a.ot, o * inv);
-  }
-}
-
-// Prefill on CUDA cores: one block per (64 queries, query head, batch);
-// 4 threads per query, each owning every 4th float4 of q and of the output
-// accumulator; key / value tiles of BK rows staged in shared memory as f32.
-constexpr int PF_BQ = 64, PF_TPQ = 4;
-
-template <typename KT, int D>
-__global__ void __launch_bounds__(PF_BQ *PF_TPQ) sdpa_prefill(cu_sdpa_args a) {
-  constexpr int BK = D > 128 ? 16 : 32;
-  constexpr int NC = D / 4, CPT = NC / PF_TPQ;
-  __shared__ float4 Ks[BK][NC], Vs[BK][NC];
-  const int tid = threadIdx.x, qloc = tid / PF_TPQ, part = tid % PF_TPQ;
-  const int64_t i0 = (int64_t)blockIdx.x * PF_BQ, hq = blockIdx.y, b = blockIdx.z;
-  const int64_t h = hq / (a.Hq / a.Hkv);
-  const int64_t i = i0 + qloc;
-  const bool live = i < a.Tq;
-  const int64_t nq = a.Tq - i0 < PF_BQ ? a.Tq - i0 : PF_BQ;
-  float4 q[CPT], o[CPT];
-#pragma unroll
-  for (int c = 0; c < CPT; c++) {
-    const int64_t e = b * a.qs[0] + hq * a.qs[1] + i * a.qs[2] + (part + PF_TPQ * c) * 4;
-    if (live)
-      q[c] = make_float4(ld_any(a.q, e, a.qt), ld_any(a.q, e + 1, a.qt), ld_any(a.q, e + 2, a.qt),
-                         ld_any(a.q, e + 3, a.qt));
-    else
-      q[c] = make_float4(0, 0, 0, 0);
-    o[c] = make_float4(0, 0, 0, 0);
-  }
-  float m = -INFINITY, l = 0.0f;
-  if (a.sinks) {
-    m = ld_any(a.sinks, hq * a.sinks_stride, a.ot);
-    l = 1.0f;
-  }
-  int64_t kend = a.Tk;
-  // Key tiles past the tile's last diagonal are skipped unless a row of
-  // the tile sees no key (it then averages all keys, as the CPU does).
-  if (a.causal && i0 + a.Tk - a.Tq >= 0) {
-    int64_t last = i0 + nq - 1 + a.Tk - a.Tq + 1;
-    kend = last < kend ? last : kend;
-  }
-  const KT *kb = (const KT *)a.k + b * a.ks[0] + h * a.ks[1];
-  const KT *vb = (const KT *)a.v + b * a.vs[0] + h * a.vs[1];
-  for (int64_t j0 = 0; j0 < kend; j0 += BK) {
-    const int n = kend - j0 < BK ? (int)(kend - j0) : BK;
-    __syncthreads();
-    for (int e = tid; e < BK * NC; e += PF_BQ * PF_TPQ) {
-      const int jj = e / NC, c = e % NC;
-      float4 kv = make_float4(0, 0, 0, 0), vv = kv;
-      if (jj < n) {
-        const KT *kp = kb + (j0 + jj) * a.ks[2] + c * 4;
-        const KT *vp = vb + (j0 + jj) * a.vs[2] + c * 4;
-        kv = make_float4(tof<KT>(kp[0]), tof<KT>(kp[1]), tof<KT>(kp[2]), tof<KT>(kp[3]));
-        vv = make_float4(tof<KT>(vp[0]), tof<KT>(vp[1]), tof<KT>(vp[2]), tof<KT>(vp[3]));
-      }
-      Ks[jj][c] = kv;
-      Vs[jj][c] = vv;
-    }
-    __syncthreads();
-    float s[BK];
-    float mx = -INFINITY;
-#pragma unroll
-    for (int jj = 0; jj < BK; jj++) {
-      float d = 0.0f;
-#pragma unroll
-      for (int c = 0; c < CPT; c++) {
-        float4 kv = Ks[jj][part + PF_TPQ * c];
-        d += q[c].x * kv.x + q[c].y * kv.y + q[c].z * kv.z + q[c].w * kv.w;
-      }
-      d += __shfl_xor_sync(0xffffffffu, d, 1);
-      d += __shfl_xor_sync(0xffffffffu, d, 2);
-      float v = -INFINITY;
-      if (jj < n && live) v = mask_score(a, d * a.scale, b, hq, i, j0 + jj);
-      s[jj] = v;
-      mx = fmaxf(mx, v);
-    }
-    const float mn = fmaxf(m, mx);
-    if (mn == -INFINITY) continue;
-    const float corr = __expf(m - mn);
-    float ps = 0.0f;
-#pragma unroll
-    for (int jj = 0; jj < BK; jj++) {
-      s[jj] = __expf(s[jj] - mn);
-      ps += s[jj];
-    }
-    l = l * corr + ps;
-#pragma unroll
-    for (int c = 0; c < CPT; c++) {
-      float4 t = make_float4(o[c].x * corr, o[c].y * corr, o[c].z * corr, o[c].w * corr);
-#pragma unroll
-      for (int jj = 0; jj < BK; jj++) {
-        float4 vv = Vs[jj][part + PF_TPQ * c];
-        t.x += s[jj] * vv.x;
-        t.y += s[jj] * vv.y;
-        t.z += s[jj] * vv.z;
-        t.w += s[jj] * vv.w;
-      }
-      o[c] = t;
-    }
-    m = mn;
-  }
-  if (!live) return;
-  const float inv = 1.0f / l;
-  const int64_t orow = ((b * a.Hq + hq) * a.Tq + i) * D;
-#pragma unroll
-  for (int c = 0; c < CPT; c++) {
-    const int64_t e = orow + (part + PF_TPQ * c) * 4;
-    st_any(a.out, e, a.ot, o[c].x * inv);
-    st_any(a.out, e + 1, a.ot, o[c].y * inv);
-    st_any(a.out, e + 2, a.ot, o[c].z * inv);
-    st_any(a.out, e + 3, a.ot, o[c].w * inv);
-  }
-}
-
-// Prefill on tensor cores (f16 / bf16 q, k, v, D <= 128): mma.sync m16n8k16 with f32
-// accumulation, FlashAttention-2 style. One block = 4 warps = 64 queries of
-// one (batch, query head); each warp owns 16 query rows, holds its Q
-// fragments, the 16 x 64 score tile and the 16 x D output accumulator in
-// registers (the m16n8 accumulator layout: rows lane/4 and lane/4 + 8,
-// columns 2*(lane%4) + {0,1} of each 8-wide tile), so the online-softmax
-// rescaling is per register. K and V tiles of 64 keys are staged row-major
-// by cp.async, double-buffered (the next tile loads while this one is
-// used), and read with ldmatrix (.trans for V: it hands out the column
-// pairs the B operand of P.V wants); rows are padded by 16 bytes so the 8
-// row addresses of each ldmatrix hit distinct banks. The probabilities
-// enter the second product rounded to the input type; the normalizer sums
-// them in f32. K/V rows must be 16-byte aligned (cp.async); others take
-// the CUDA-core kernel.
-constexpr int TC_BQ = 64, TC_BK = 64, TC_WARPS = 4;
-
-template <typename T> __device__ __forceinline__ uint32_t pack2(float x, float y);
-template <> __device__ __forceinline__ uint32_t pack2<h16>(float x, float y) {
-  __half2 h = __floats2half2_rn(x, y);
-  return *(uint32_t *)&h;
-}
-template <> __device__ __forceinline__ uint32_t pack2<b16>(float x, float y) {
-  __nv_bfloat162 h = __floats2bfloat162_rn(x, y);
-  return *(uint32_t *)&h;
-}
-
-template <typename T> __device__ __forceinline__ void mma16816(float *c, const uint32_t *a, uint32_t b0, uint32_t b1);
-template <> __device__ __forceinline__ void mma16816<h16>(float *c, const uint32_t *a, uint32_t b0, uint32_t b1) {
-  asm(
-      "mma.sync.aligned.m16n8k16.row.col.f32.f16.f16.f32 {%0,%1,%2,%3}, {%4,%5,%6,%7}, {%8,%9}, "
-      "{%0,%1,%2,%3};\n"
-      : "+f"(c[0]), "+f"(c[1]), "+f"(c[2]), "+f"(c[3])
-      : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "r"(b0), "r"(b1));
-}
-template <> __device__ __forceinline__ void mma16816<b16>(float *c, const uint32_t *a, uint32_t b0, uint32_t b1) {
-  asm(
-      "mma.sync.aligned.m16n8k16.row.col.f32.bf16.bf16.f32 {%0,%1,%2,%3}, {%4,%5,%6,%7}, {%8,%9}, "
-      "{%0,%1,%2,%3};\n"
-      : "+f"(c[0]), "+f"(c[1]), "+f"(c[2]), "+f"(c[3])
-      : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "r"(b0), "r"(b1));
-}
-
-// Four 8x8 b16 matrices from shared memory (lanes 8i..8i+7 give matrix i's
-// row addresses); .trans hands each thread a column pair instead of a row
-// pair, which is the B operand layout of a row-major V tile.
-__device__ __forceinline__ void ldsm_x4(uint32_t *r, const void *p) {
-  unsigned s = (unsigned)__cvta_generic_to_shared(p);
-  asm volatile("ldmatrix.sync.aligned.m8n8.x4.shared.b16 {%0,%1,%2,%3}, [%4];\n"
-               : "=r"(r[0]), "=r"(r[1]), "=r"(r[2]), "=r"(r[3])
-               : "r"(s));
-}
-__device__ __forceinline__ void ldsm_x4_t(uint32_t *r, const void *p) {
-  unsigned s = (unsigned)__cvta_generic_to_shared(p);
-  asm volatile("ldmatrix.sync.aligned.m8n8.x4.trans.shared.b16 {%0,%1,%2,%3}, [%4];\n"
-               : "=r"(r[0]), "=r"(r[1]), "=r"(r[2]), "=r"(r[3])
-               : "r"(s));
-}
-
-template <typename T, int D>
-__global__ void __launch_bounds__(TC_WARPS * 32) sdpa_prefill_tc(cu_sdpa_args a) {
-  constexpr int KSTR = D + 8;  // halves per staged row (16-byte multiple, bank-spread)
-  constexpr int NKD = D / 16, NTD = D / 8, NTK = TC_BK / 8;
-  constexpr int TILE = TC_BK * KSTR;  // halves per staged K (or V) tile
-  extern __shared__ __align__(16) unsigned char tc_smem[];
-  T *Ks = (T *)tc_smem;          // [2][TC_BK][KSTR]
-  T *Vs = Ks + 2 * TILE;         // [2][TC_BK][KSTR]
-  const int tid = threadIdx.x, lane = tid & 31, warp = tid >> 5;
-  const int g = lane >> 2, c2 = (lane & 3) * 2;
-  const int64_t i0 = (int64_t)blockIdx.x * TC_BQ, hq = blockIdx.y, b = blockIdx.z;
-  const int64_t h = hq / (a.Hq / a.Hkv);
-  const int64_t nq = a.Tq - i0 < TC_BQ ? a.Tq - i0 : TC_BQ;
-  const int64_t r0 = i0 + warp * 16 + g, r1 = r0 + 8;
-  const bool live0 = r0 < a.Tq, live1 = r1 < a.Tq;
-  const T *qp = (const T *)a.q + b * a.qs[0] + hq * a.qs[1];
-  uint32_t qf[NKD][4];
-#pragma unroll
-  for (int ks = 0; ks < NKD; ks++) {
-    const int c = ks * 16 + c2;
-    const float z = 0.0f;
-    const T *q0 = qp + r0 * a.qs[2], *q1 = qp + r1 * a.qs[2];
-    qf[ks][0] = pack2<T>(live0 ? tof<T>(q0[c]) : z, live0 ? tof<T>(q0[c + 1]) : z);
-    qf[ks][1] = pack2<T>(live1 ? tof<T>(q1[c]) : z, live1 ? tof<T>(q1[c + 1]) : z);
-    qf[ks][2] = pack2<T>(live0 ? tof<T>(q0[c + 8]) : z, live0 ? tof<T>(q0[c + 9]) : z);
-    qf[ks][3] = pack2<T>(live1 ? tof<T>(q1[c + 8]) : z, live1 ? tof<T>(q1[c + 9]) : z);
-  }
-  float o[NTD][4];
-#pragma unroll
-  for (int t = 0; t < NTD; t++) o[t][0] = o[t][1] = o[t][2] = o[t][3] = 0.0f;
-  float m[2] = {-INFINITY, -INFINITY}, l[2] = {0.0f, 0.0f};
-  if (a.sinks) {
-    m[0] = m[1] = ld_any(a.sinks, hq * a.sinks_stride, a.ot);
-    if ((lane & 3) == 0) l[0] = l[1] = 1.0f;  // the row sum adds the 4 lanes
-  }
-  int64_t kend = a.Tk;
-  if (a.causal && i0 + a.Tk - a.Tq >= 0) {
-    int64_t last = i0 + nq - 1 + a.Tk - a.Tq + 1;
-    kend = last < kend ? last : kend;
-  }
-  const T *kb = (const T *)a.k + b * a.ks[0] + h * a.ks[1];
-  const T *vb = (const T *)a.v + b * a.vs[0] + h * a.vs[1];
-  const int ntiles = (int)((kend + TC_BK - 1) / TC_BK);
-  // Stages tile `it` into buffer it % 2 (rows past the end are zero-filled).
-  auto stage = [&](int it) {
-    const int64_t j0 = (int64_t)it * TC_BK;
-    T *kd = Ks + (it & 1) * TILE, *vd = Vs + (it & 1) * TILE;
-    for (int e = tid; e < TC_BK * (D / 8); e += TC_WARPS * 32) {
-      const int jj = e / (D / 8), ch = e % (D / 8);
-      const bool in = j0 + jj < kend;
-      const int64_t j = in ? j0 + jj : 0;
-      cp_async16(kd + jj * KSTR + ch * 8, kb + j * a.ks[2] + ch * 8, in);
-      cp_async16(vd + jj * KSTR + ch * 8, vb + j * a.vs[2] + ch * 8, in);
-    }
-    cp_async_commit();
-  };
-  if (ntiles > 0) stage(0);
-  for (int it = 0; it < ntiles; it++) {
-    const int64_t j0 = (int64_t)it * TC_BK;
-    const int n = kend - j0 < TC_BK ? (int)(kend - j0) : TC_BK;
-    if (it + 1 < ntiles) {
-      stage(it + 1);
-      cp_async_wait<1>();
-    } else {
-      cp_async_wait<0>();
-    }
-    __syncthreads();
-    const T *kt = Ks + (it & 1) * TILE, *vt = Vs + (it & 1) * TILE;
-    float s[NTK][4];
-    // ldmatrix lane roles: matrix mi = lane / 8, its row lr = lane % 8.
-    const int mi = lane >> 3, lr = lane & 7;
-#pragma unroll
-    for (int t = 0; t < NTK; t++) {
-      s[t][0] = s[t][1] = s[t][2] = s[t][3] = 0.0f;
-#pragma unroll
-      for (int ks = 0; ks < NKD; ks += 2) {
-        // matrices: (ks, lo), (ks, hi), (ks+1, lo), (ks+1, hi) of key rows t*8..
-        uint32_t r[4];
-        const int kk = ks + (mi >> 1) < NKD ? ks + (mi >> 1) : ks;
-        ldsm_x4(r, kt + (t * 8 + lr) * KSTR + kk * 16 + (mi & 1) * 8);
-        mma16816<T>(s[t], qf[ks], r[0], r[1]);
-        if (ks + 1 < NKD) mma16816<T>(s[t], qf[ks + 1], r[2], r[3]);
-      }
-    }
-    float mx[2] = {-INFINITY, -INFINITY};
-    const bool plain = !a.causal && a.mt < 0 && n == TC_BK && live1;
-#pragma unroll
-    for (int t = 0; t < NTK; t++)
-#pragma unroll
-      for (int e = 0; e < 4; e++) {
-        const int jj = t * 8 + c2 + (e & 1);
-        float v = s[t][e] * a.scale;
-        if (!plain) {
-          const int64_t row = e < 2 ? r0 : r1;
-          const bool live = e < 2 ? live0 : live1;
-          v = jj < n && live ? mask_score(a, v, b, hq, row, j0 + jj) : -INFINITY;
-        }
-        s[t][e] = v;
-        mx[e >> 1] = fmaxf(mx[e >> 1], v);
-      }
-    float corr[2];
-#pragma unroll
-    for (int r = 0; r < 2; r++) {
-      mx[r] = fmaxf(mx[r], __shfl_xor_sync(0xffffffffu, mx[r], 1));
-      mx[r] = fmaxf(mx[r], __shfl_xor_sync(0xffffffffu, mx[r], 2));
-      const float mn = fmaxf(m[r], mx[r]);
-      corr[r] = mn == -INFINITY ? 1.0f : __expf(m[r] - mn);
-      mx[r] = mn;
-      m[r] = mn;
-    }
-    float ps[2] = {0.0f, 0.0f};
-#pragma unroll
-    for (int t = 0; t < NTK; t++)
-#pragma unroll
-      for (int e = 0; e < 4; e++) {
-        const float mn = mx[e >> 1];
-        const float p = mn == -INFINITY ? 0.0f : __expf(s[t][e] - mn);
-        s[t][e] = p;
-        ps[e >> 1] += p;
-      }
-    l[0] = l[0] * corr[0] + ps[0];
-    l[1] = l[1] * corr[1] + ps[1];
-#pragma unroll
-    for (int t = 0; t < NTD; t++) {
-      o[t][0] *= corr[0];
-      o[t][1] *= corr[0];
-      o[t][2] *= corr[1];
-      o[t][3] *= corr[1];
-    }
-#pragma unroll
-    for (int kk = 0; kk < TC_BK / 16; kk++) {
-      uint32_t pa[4];
-      pa[0] = pack2<T>(s[2 * kk][0], s[2 * kk][1]);
-      pa[1] = pack2<T>(s[2 * kk][2], s[2 * kk][3]);
-      pa[2] = pack2<T>(s[2 * kk + 1][0], s[2 * kk + 1][1]);
-      pa[3] = pack2<T>(s[2 * kk + 1][2], s[2 * kk + 1][3]);
-#pragma unroll
-      for (int t = 0; t < NTD; t += 2) {
-        // matrices: keys kk*16 + {0..7, 8..15} of d tiles t and t+1
-        uint32_t r[4];
-        const int tt = t + (mi >> 1) < NTD ? t + (mi >> 1) : t;
-        ldsm_x4_t(r, vt + (kk * 16 + (mi & 1) * 8 + lr) * KSTR + tt * 8);
-        mma16816<T>(o[t], pa, r[0], r[1]);
-        if (t + 1 < NTD) mma16816<T>(o[t + 1], pa, r[2], r[3]);
-      }
-    }
-    __syncthreads();  // buffer it % 2 is staged again two tiles on
-  }
-#pragma unroll
-  for (int r = 0; r < 2; r++) {
-    l[r] += __shfl_xor_sync(0xffffffffu, l[r], 1);
-    l[r] += __shfl_xor_sync(0xffffffffu, l[r], 2);
-  }
-  const float inv0 = 1.0f / l[0], inv1 = 1.0f / l[1];
-  T *out = (T *)a.out + ((b * a.Hq + hq) * a.Tq) * D;
-#pragma unroll
-  for (int t = 0; t < NTD; t++) {
-    const int c = t * 8 + c2;
-    if (live0) *(uint32_t *)(out + r0 * D + c) = pack2<T>(o[t][0] * inv0, o[t][1] * inv0);
-    if (live1) *(uint32_t *)(out + r1 * D + c) = pack2<T>(o[t][2] * inv1, o[t][3] * inv1);
-  }
-}
-
-template <typename T, int D> constexpr size_t tc_smem_bytes() {
-  return (size_t)4 * TC_BK * (D + 8) * sizeof(T);
-}
-
-// ---- plans
-
-constexpr int DECODE_MAX_TQ = 8;
-
-struct dec_plan {
-  bool decode;
-  int rb, nsplit, rowchunks;
-  int64_t kps;
-};
-
-bool elem_aligned(const void *p, const int64_t *st, int n, size_t esz) {
-  if ((uintptr_t)p % 16) return false;
-  for (int i = 0; i < n; i++)
-    if (((uint64_t)st[i] * esz) % 16) return false;
-  return true;
-}
-
-size_t dsize(int t) { return t == MX_FLOAT32 ? 4 : 2; }
-
-dec_plan plan_of(const cu_sdpa_args *a) {
-  dec_plan p = {false, 1, 1, 1, a->Tk};
-  const int64_t G = a->Hq / a->Hkv, R = G * a->Tq;
-  const size_t ks = dsize(a->kt);
-  bool aligned = elem_aligned(a->k, a->ks, 3, ks) && elem_aligned(a->v, a->vs, 3, ks);
-  if (a->Tq > DECODE_MAX_TQ || !aligned || a->B * a->Hkv > 65535) return p;
-  p.decode = true;
-  p.rb = R <= 1 ? 1 : R <= 2 ? 2 : R <= 4 ? 4 : 8;
-  p.rowchunks = (int)((R + p.rb - 1) / p.rb);
-  if (p.rowchunks > 65535) return dec_plan{false, 1, 1, 1, a->Tk};
-  const int64_t base = a->B * a->Hkv * p.rowchunks;
-  const int64_t target = 4 * (int64_t)sm_count();
-  int64_t ns = (target + base - 1) / base, most = a->Tk / 64;
-  if (ns > most) ns = most;
-  if (ns > COMBINE_MAX_SPLITS) ns = COMBINE_MAX_SPLITS;
-  if (ns < 1) ns = 1;
-  p.kps = (a->Tk + ns - 1) / ns;
-  p.nsplit = (int)((a->Tk + p.kps - 1) / p.kps);
-  return p;
-}
-
-template <typename KT, int D, int RB>
-int launch_decode(const cu_sdpa_args *a, const dec_plan &p, void *scratch, cudaStream_t s) {
-  const int64_t rows = a->B * a->Hq * a->Tq;
-  float *pm = (float *)scratch, *pl = pm + rows * p.nsplit, *pacc = pl + rows * p.nsplit;
-  dim3 grid(p.nsplit, p.rowchunks, (unsigned)(a->B * a->Hkv));
-  const size_t smem = dec_cfg<KT, D, RB>::smem;
-  static bool attr_set = false;
-  if (!attr_set) {  // static + dynamic shared memory may pass the default 48 KB
-    cudaError_t e = cudaFuncSetAttribute(sdpa_decode<KT, D, RB>,
-                                         cudaFuncAttributeMaxDynamicSharedMemorySize, (int)smem);
-    if (e != cudaSuccess) return (int)e;
-  }
-  attr_set = true;
-  sdpa_decode<KT, D, RB><<<grid, DEC_NW * 32, smem, s>>>(*a, p.kps, pm, pl, pacc, p.nsplit);
-  if (p.nsplit > 1) {
-    int th = D < 128 ? 64 : 128;
-    sdpa_combine<<<(unsigned)rows, th, 0, s>>>(*a, p.nsplit, pm, pl, pacc);
-  }
-  return (int)cudaGetLastError();
-}
-
-// The tensor-core prefill covers f16 / bf16 (q, k, v and output of one
-// type) and D <= 128 (larger heads would not fit the accumulators in
-// registers); q rows need 4-byte alignment for the packed output stores.
-template <typename KT, int D> bool tc_ok(const cu_sdpa_args *a) {
-  if (sizeof(KT) != 2 || D > 128 || a->qt != a->kt || a->ot != a->kt) return false;
-  return elem_aligned(a->k, a->ks, 3, 2) && elem_aligned(a->v, a->vs, 3, 2);
-}
-template <typename KT, int D> int launch_tc(const cu_sdpa_args *a, unsigned gx, cudaStream_t s) {
-  if constexpr (sizeof(KT) == 2 && D <= 128) {
-    const size_t smem = tc_smem_bytes<KT, D>();
-    static bool attr_set = false;
-    if (!attr_set && smem > 48 * 1024) {
-      cudaError_t e = cudaFuncSetAttribute(sdpa_prefill_tc<KT, D>,
-                                           cudaFuncAttributeMaxDynamicSharedMemorySize, (int)smem);
-      if (e != cudaSuccess) return (int)e;
-    }
-    attr_set = true;
-    sdpa_prefill_tc<KT, D><<<dim3(gx, (unsigned)a->Hq, (unsigned)a->B), TC_WARPS * 32, smem, s>>>(*a);
-  }
-  return (int)cudaGetLastError();
-}
-
-template <typename KT, int D>
-int launch_sdpa_d(const cu_sdpa_args *a, void *scratch, cudaStream_t s) {
-  dec_plan p = plan_of(a);
-  if (p.decode) {
-    switch (p.rb) {
-      case 1: return launch_decode<KT, D, 1>(a, p, scratch, s);
-      case 2: return launch_decode<KT, D, 2>(a, p, scratch, s);
-      case 4: return launch_decode<KT, D, 4>(a, p, scratch, s);
-      default: return launch_decode<KT, D, 8>(a, p, scratch, s);
-    }
-  }
-  if (a->Hq > 65535 || a->B > 65535) return (int)cudaErrorInvalidConfiguration;
-  if (tc_ok<KT, D>(a)) {
-    int64_t gx = (a->Tq + TC_BQ - 1) / TC_BQ;
-    if (gx > 0x7fffffff) return (int)cudaErrorInvalidConfiguration;
-    return launch_tc<KT, D>(a, (unsigned)gx, s);
-  }
-  int64_t gx = (a->Tq + PF_BQ - 1) / PF_BQ;
-  if (gx > 0x7fffffff) return (int)cudaErrorInvalidConfiguration;
-  sdpa_prefill<KT, D><<<dim3((unsigned)gx, (unsigned)a->Hq, (unsigned)a->B), PF_BQ * PF_TPQ, 0, s>>>(*a);
-  return (int)cudaGetLastError();
-}
-
-template <typename KT> int launch_sdpa_t(const cu_sdpa_args *a, void *scratch, cudaStream_t s) {
-  switch (a->D) {
-    case 64: return launch_sdpa_d<KT, 64>(a, scratch, s);
-    case 80: return launch_sdpa_d<KT, 80>(a, scratch, s);
-    case 96: return launch_sdpa_d<KT, 96>(a, scratch, s);
-    case 128: return launch_sdpa_d<KT, 128>(a, scratch, s);
-    case 256: return launch_sdpa_d<KT, 256>(a, scratch, s);
-  }
-  return (int)cudaErrorInvalidValue;
-}
-
 }  // namespace
 
 extern "C" int cu_fast_norm(const cu_norm_args *a, void *stream) {
@@ -1108,36 +383,13 @@ extern "C" int cu_fast_rope(const cu_rope_args *a, void *stream) {
   return (int)cudaErrorInvalidValue;
 }
 
-extern "C" int cu_sdpa_supported(const cu_sdpa_args *a) {
-  bool d_ok = a->D == 64 || a->D == 80 || a->D == 96 || a->D == 128 || a->D == 256;
-  bool t_ok = [](int t) { return t == MX_FLOAT16 || t == MX_BFLOAT16 || t == MX_FLOAT32; }(a->kt);
-  bool o_ok = a->ot == MX_FLOAT16 || a->ot == MX_BFLOAT16 || a->ot == MX_FLOAT32;
-  bool m_ok = a->mt < 0 || a->mt == MX_BOOL || a->mt == a->ot;
-  return d_ok && t_ok && o_ok && m_ok && a->qt == a->ot && a->Hkv > 0 && a->Hq % a->Hkv == 0;
-}
-
-extern "C" size_t cu_sdpa_scratch_bytes(const cu_sdpa_args *a) {
-  dec_plan p = plan_of(a);
-  if (!p.decode || p.nsplit <= 1) return 0;
-  return (size_t)(a->B * a->Hq * a->Tq) * (size_t)p.nsplit * (size_t)(a->D + 2) * sizeof(float);
-}
-
-extern "C" int cu_fast_sdpa(const cu_sdpa_args *a, void *scratch, void *stream) {
-  cudaStream_t s = (cudaStream_t)stream;
-  switch (a->kt) {
-    case MX_FLOAT16: return launch_sdpa_t<h16>(a, scratch, s);
-    case MX_BFLOAT16: return launch_sdpa_t<b16>(a, scratch, s);
-    case MX_FLOAT32: return launch_sdpa_t<float>(a, scratch, s);
-  }
-  return (int)cudaErrorInvalidValue;
-}
-
 // ------------------------------------------------------------ silu_mul
 //
 // silu(a) * b with the bits of the GPU chain sigmoid -> multiply ->
 // multiply (elementwise.cu): the sigmoid in double from the f32 value,
 // rounded to f32 and then to T; each product of two T values formed in f32
-// and rounded to T. One thread per output element, grid-stride.
+// and rounded to T. Dense operands take 8 elements a thread (16-byte
+// loads); others one element a thread, grid-stride.
 
 namespace {
 
@@ -1147,8 +399,41 @@ __device__ __forceinline__ float sigmoid_chain(float xf) {
   return (float)(x < 0 ? e / (1.0 + e) : 1.0 / (1.0 + e));
 }
 
+// rnd<T>(sigmoid_chain(x)). The double path costs ~50 FP64 operations an
+// element (it bounded prefill's silu at ~4x the memory time), so halves
+// first evaluate it in f32: expf (<= 2 ulp) and IEEE add / divide give s
+// within ~7 f32 ulps of the true sigmoid, and the chain's f32 value within
+// 0.5 ulp of it. Unless s lies within 32 f32 ulps of a midpoint between
+// two T values, both round to the same T value; those (about 1 in 1000 for
+// bf16, 1 in 128 for f16), tiny results (T subnormal range or |x| >= 80)
+// and NaN take the double path.
+template <typename T> __device__ __forceinline__ float sigmoid_T(float x) {
+  if constexpr (sizeof(T) == 4) {
+    return sigmoid_chain(x);
+  } else {
+    const float ax = fabsf(x);
+    if (ax < 80.0f) {
+      const float e = expf(-ax), d = __fadd_rn(1.0f, e);
+      const float s = x < 0.0f ? __fdiv_rn(e, d) : __fdiv_rn(1.0f, d);
+      constexpr int LOW = std::is_same<T, b16>::value ? 16 : 13;  // f32 bits below T's
+      const uint32_t u = __float_as_uint(s), low = u & ((1u << LOW) - 1), mid = 1u << (LOW - 1);
+      const uint32_t dist = low > mid ? low - mid : mid - low;
+      const bool normal = std::is_same<T, b16>::value || s >= 6.103515625e-05f;  // 2^-14
+      if (dist > 32 && normal) return rnd<T>(s);
+    }
+    return rnd<T>(sigmoid_chain(x));
+  }
+}
+
+template <typename T> __device__ __forceinline__ float silu_mul1(float x, float y) {
+  // IEEE products, subnormals included (the chain keeps them).
+  const float h = rnd<T>(__fmul_rn(x, sigmoid_T<T>(x)));
+  return __fmul_rn(h, y);
+}
+
 template <typename T>
 __global__ void silu_mul_kernel(T *out, const T *a, const T *b, cu_silu_mul_args g) {
+  pdl_trigger();
   for (int64_t i = blockIdx.x * (int64_t)blockDim.x + threadIdx.x; i < g.n;
        i += (int64_t)gridDim.x * blockDim.x) {
     int64_t ia, ib;
@@ -1167,16 +452,39 @@ __global__ void silu_mul_kernel(T *out, const T *a, const T *b, cu_silu_mul_args
         ib += c * g.bs[d];
       }
     }
-    // IEEE products, subnormals included (the chain keeps them).
-    float x = tof<T>(a[ia]);
-    float s = rnd<T>(sigmoid_chain(x));
-    float h = rnd<T>(__fmul_rn(x, s));
-    out[i] = fromf<T>(__fmul_rn(h, tof<T>(b[ib])));
+    out[i] = fromf<T>(silu_mul1<T>(tof<T>(a[ia]), tof<T>(b[ib])));
+  }
+}
+
+// Modes 1 and 2 with F % 8 == 0 and 16-byte aligned operands: chunk c of 8
+// output elements; in mode 2 its row is c / fch (fch = F / 8 chunks a row).
+template <typename T>
+__global__ void silu_mul_vec_kernel(T *out, const T *a, const T *b, int64_t nch, uint32_t fch,
+                                    int mode) {
+  pdl_trigger();
+  for (int64_t c = blockIdx.x * (int64_t)blockDim.x + threadIdx.x; c < nch;
+       c += (int64_t)gridDim.x * blockDim.x) {
+    const int64_t ca = mode == 2 ? c + (int64_t)((uint32_t)c / fch) * fch : c;
+    float x[8], y[8], o[8];
+    load8(a + ca * 8, x);
+    load8(b + ca * 8, y);
+#pragma unroll
+    for (int k = 0; k < 8; k++) o[k] = silu_mul1<T>(x[k], y[k]);
+    store8(out + c * 8, o);
   }
 }
 
 template <typename T> int launch_silu_mul(const cu_silu_mul_args *g, cudaStream_t s) {
   if (g->n == 0) return 0;
+  const bool aligned = (uintptr_t)g->out % 16 == 0 && (uintptr_t)g->a % 16 == 0 && (uintptr_t)g->b % 16 == 0;
+  if ((g->mode == 1 || g->mode == 2) && g->F % 8 == 0 && g->F > 0 && aligned && g->n / 8 <= 0xffffffffLL) {
+    const int64_t nch = g->n / 8;
+    int64_t blocks = (nch + 255) / 256;
+    if (blocks > 65535 * 8) blocks = 65535 * 8;
+    silu_mul_vec_kernel<T><<<(unsigned)blocks, 256, 0, s>>>((T *)g->out, (const T *)g->a, (const T *)g->b,
+                                                           nch, (uint32_t)(g->F / 8), g->mode);
+    return (int)cudaGetLastError();
+  }
   int64_t blocks = (g->n + 255) / 256;
   if (blocks > 65535 * 8) blocks = 65535 * 8;
   silu_mul_kernel<T><<<(unsigned)blocks, 256, 0, s>>>((T *)g->out, (const T *)g->a,
@@ -1208,12 +516,76 @@ extern "C" int cu_fast_silu_mul(const cu_silu_mul_args *g, void *stream) {
 
 namespace {
 
-// norm_kernel with h = rnd(x + d) as its input row: h is written (it is the
-// residual stream) and normalized in the same pass. The element mapping is
-// the one norm_kernel uses on a dense, aligned h (the add's fresh output):
-// 8-element chunks when D % 8 == 0, single elements otherwise.
+// norm_kernel / norm_reg_kernel with h = rnd(x + d) as the input row: h is
+// written (it is the residual stream) and normalized in the same pass. The
+// block shape (norm_shape_of), element mapping, accumulation and rounding
+// are those the norm kernels use on a dense, aligned h (the add's fresh
+// output), so y has the unfused chain's bits.
+template <typename T, int NC>
+__global__ void __launch_bounds__(1024) add_norm_reg_kernel(cu_add_norm_args a, bool wvec) {
+  pdl_trigger();
+  __shared__ float red[8 * 32];
+  const int64_t D = a.D, nch = D / 8;
+  const int64_t row = (int64_t)blockIdx.x * blockDim.y + threadIdx.y;
+  const bool live = row < a.rows;
+  const int tx = threadIdx.x, tpr = blockDim.x;
+  int64_t ox = 0, od = 0;
+  if (live) {
+    int64_t r = row;
+    for (int d = a.outer_nd - 1; d >= 0; d--) {
+      int64_t c = r % a.shape[d];
+      ox += c * a.xs[d];
+      od += c * a.ds[d];
+      r /= a.shape[d];
+    }
+  }
+  const T *x = (const T *)a.x + ox, *dd = (const T *)a.d + od, *w = (const T *)a.w;
+  T *hout = (T *)a.out + row * D;
+  T *yout = (T *)a.out + a.rows * D + row * D;
+  float f[NC][8], g[NC][8], wf[NC][8];
+#pragma unroll
+  for (int i = 0; i < NC; i++) {
+    const int64_t c = tx + (int64_t)i * tpr;
+    if (live && c < nch) {
+      load_chunk(x, c, a.x_last, a.vec, f[i]);
+      load_chunk(dd, c, a.d_last, a.vec, g[i]);
+      load_chunk(w, c, a.w_stride, wvec, wf[i]);
+    }
+  }
+  float acc = 0.0f;
+#pragma unroll
+  for (int i = 0; i < NC; i++) {
+    const int64_t c = tx + (int64_t)i * tpr;
+    if (live && c < nch) {
+#pragma unroll
+      for (int k = 0; k < 8; k++) {
+        f[i][k] = rnd<T>(__fadd_rn(f[i][k], g[i][k]));
+        acc = __fmaf_rn(f[i][k], f[i][k], acc);
+      }
+      store8(hout + c * 8, f[i]);
+    }
+  }
+  const float inv_d = (float)(1.0 / (double)D);
+  float tot = row_sum(acc, red);
+  if (!live) return;
+  const float ms = __fmul_rn(tot, inv_d);
+  const float rs = __fdiv_rn(1.0f, __fsqrt_rn(__fadd_rn(ms, a.eps)));
+#pragma unroll
+  for (int i = 0; i < NC; i++) {
+    const int64_t c = tx + (int64_t)i * tpr;
+    if (c >= nch) continue;
+    float y[8];
+#pragma unroll
+    for (int k = 0; k < 8; k++) y[k] = rnd<T>(__fmul_rn(rnd<T>(__fmul_rn(f[i][k], rs)), wf[i][k]));
+    store8(yout + c * 8, y);
+  }
+}
+
+// The shared-memory form (norm_kernel's mapping: 8-element chunks when
+// D % 8 == 0, single elements otherwise).
 template <typename T>
 __global__ void add_norm_kernel(cu_add_norm_args a) {
+  pdl_trigger();
   extern __shared__ float sm[];
   const int64_t D = a.D;
   float *xs = sm + (int64_t)threadIdx.y * D;
@@ -1234,27 +606,18 @@ __global__ void add_norm_kernel(cu_add_norm_args a) {
   const T *x = (const T *)a.x + ox, *dd = (const T *)a.d + od;
   T *hout = (T *)a.out + row * D;
   T *yout = (T *)a.out + a.rows * D + row * D;
-  const bool layer = false;  // norm_kernel's accumulation expression, rms branch
   float acc = 0.0f;
   if (live) {
     if (D % 8 == 0) {
       for (int64_t c = tx; c < D / 8; c += tpr) {
         float f[8], g[8];
-        if (a.vec) {
-          load8(x + c * 8, f);
-          load8(dd + c * 8, g);
-        } else {
-#pragma unroll
-          for (int k = 0; k < 8; k++) {
-            f[k] = tof<T>(x[(c * 8 + k) * a.x_last]);
-            g[k] = tof<T>(dd[(c * 8 + k) * a.d_last]);
-          }
-        }
+        load_chunk(x, c, a.x_last, a.vec, f);
+        load_chunk(dd, c, a.d_last, a.vec, g);
 #pragma unroll
         for (int k = 0; k < 8; k++) {
           f[k] = rnd<T>(__fadd_rn(f[k], g[k]));
           xs[c * 8 + k] = f[k];
-          acc += layer ? f[k] : f[k] * f[k];
+          acc = __fmaf_rn(f[k], f[k], acc);
         }
         store8(hout + c * 8, f);
       }
@@ -1263,7 +626,7 @@ __global__ void add_norm_kernel(cu_add_norm_args a) {
         float f = rnd<T>(__fadd_rn(tof<T>(x[i * a.x_last]), tof<T>(dd[i * a.d_last])));
         hout[i] = fromf<T>(f);
         xs[i] = f;
-        acc += layer ? f : f * f;
+        acc = __fmaf_rn(f, f, acc);
       }
     }
   }
@@ -1291,20 +654,27 @@ __global__ void add_norm_kernel(cu_add_norm_args a) {
   }
 }
 
-// launch_norm's block shape, so the reduction tree is the same.
+// launch_norm's block shape and kernel choice, so the reduction tree is
+// the same.
 template <typename T> int launch_add_norm(const cu_add_norm_args *a, cudaStream_t s) {
-  int tpr = 32;
-  while (tpr < 1024 && (int64_t)tpr * 32 < a->D) tpr *= 2;
-  int rpb = tpr >= 256 ? 1 : 256 / tpr;
-  size_t smem = (size_t)rpb * (size_t)a->D * sizeof(float) + (size_t)rpb * 32 * sizeof(float);
-  if (smem > 48 * 1024) {
-    cudaError_t e = cudaFuncSetAttribute(add_norm_kernel<T>,
-                                         cudaFuncAttributeMaxDynamicSharedMemorySize, (int)smem);
-    if (e != cudaSuccess) return (int)e;
-  }
-  int64_t blocks = (a->rows + rpb - 1) / rpb;
+  const norm_shape sh = norm_shape_of(a->D);
+  int64_t blocks = (a->rows + sh.rpb - 1) / sh.rpb;
   if (blocks > 0x7fffffff) return (int)cudaErrorInvalidConfiguration;
-  add_norm_kernel<T><<<(unsigned)blocks, dim3(tpr, rpb), smem, s>>>(*a);
+  const dim3 grid((unsigned)blocks), block(sh.tpr, sh.rpb);
+  const bool wv = vec_ok(a->w, a->w_stride);
+  switch (sh.nc) {
+    case 1: add_norm_reg_kernel<T, 1><<<grid, block, 0, s>>>(*a, wv); break;
+    case 2: add_norm_reg_kernel<T, 2><<<grid, block, 0, s>>>(*a, wv); break;
+    default: {
+      size_t smem = (size_t)sh.rpb * (size_t)a->D * sizeof(float) + (size_t)sh.rpb * 32 * sizeof(float);
+      if (smem > 48 * 1024) {
+        cudaError_t e = cudaFuncSetAttribute(add_norm_kernel<T>,
+                                             cudaFuncAttributeMaxDynamicSharedMemorySize, (int)smem);
+        if (e != cudaSuccess) return (int)e;
+      }
+      add_norm_kernel<T><<<grid, block, smem, s>>>(*a);
+    }
+  }
   return (int)cudaGetLastError();
 }
 
@@ -1313,6 +683,7 @@ template <typename T> int launch_add_norm(const cu_add_norm_args *a, cudaStream_
 // (pairs, then the pass-through tail); v rows copy D elements.
 template <typename T>
 __global__ void rope_kv_kernel(cu_rope_kv_args a) {
+  pdl_trigger();
   const int64_t nq = a.B * a.Hq, nk = a.B * a.H;
   const int64_t r = (int64_t)blockIdx.x * blockDim.y + threadIdx.y;
   if (r >= nq + 2 * nk) return;
@@ -1382,6 +753,7 @@ template <typename E>
 __global__ void kv_copy_prefix_kernel(E *dst, const E *src, int64_t s0, int64_t s1, int64_t s2,
                                       int64_t s3, int64_t H, int64_t pos, int64_t cap, int64_t D,
                                       int64_t n) {
+  pdl_trigger();
   for (int64_t i = blockIdx.x * (int64_t)blockDim.x + threadIdx.x; i < n;
        i += (int64_t)gridDim.x * blockDim.x) {
     int64_t e = i % D, r = i / D, t = r % pos, bh = r / pos, h = bh % H, b = bh / H;
