@@ -15,7 +15,9 @@
  * transformer layer's 4 products (fused qkv, o, fused gate_up, down) run back
  * to back: their bytes over their summed times.
  * Kernels: "fma" = the FMA kernels (cu_qmv_set_config(1, ...)), "tc" = the
- * tensor-core kernels (qmv_mma), "+pdl" = launched with programmatic
+ * register-fed tensor-core kernels (qmv_mma), "tma" = the TMA-fed
+ * tensor-core kernel (qmv_tma.cu; where it does not apply, the FMA
+ * kernel), "+pdl" = launched with programmatic
  * dependent launch (as decode on settled weights runs them: the weights'
  * first loads overlap the previous kernel's tail), "auto" = the default
  * choice.
@@ -193,10 +195,11 @@ static void pool_fill(void) {
 /* 1: the FMA kernels, 2: the tensor-core ones, 0: automatic choice. */
 static void set_kernel(int k) { cu_qmv_set_config(k, 0, 0, 0); }
 
-#define NKERN 6
-static const char *const kname[NKERN] = {"fma", "fma+pdl", "tc", "tc+pdl", "auto", "auto+pdl"};
+#define NKERN 8
+static const char *const kname[NKERN] = {"fma", "fma+pdl", "tc", "tc+pdl",
+                                         "tma", "tma+pdl", "auto", "auto+pdl"};
 static double kernel_time(const job *j, int k, int graph) {
-  static const int kk[NKERN] = {1, 1, 2, 2, 0, 0};
+  static const int kk[NKERN] = {1, 1, 2, 2, 3, 3, 0, 0};
   set_kernel(kk[k]);
   cu_qmv_set_pdl(k & 1);
   double t = job_time(j, graph);
@@ -276,10 +279,28 @@ static void decode_bench(void) {
   job jn = {&q4, &shapes[0], 1, 2};
   printf("empty kernel: %.2f us per launch back to back on a stream, %.2f us from a graph\n",
          job_time(&jn, 0) * 1e6, job_time(&jn, 1) * 1e6);
+  if (getenv("QBENCH_SWEEP")) { /* tensor-core kernel shapes: K split x step size */
+    static const int cfg[][2] = {{0, 32}, {1, 32}, {4, 32}, {16, 32}, {1, 64}, {4, 64}, {16, 64}};
+    printf("tc+pdl sweep, 4-bit g64 bf16 M = 1 (ks 0 = automatic; bpr = step bytes per row per lane):\n");
+    for (size_t c = 0; c < sizeof cfg / sizeof *cfg; c++) {
+      printf("  ks %2d bpr %d:", cfg[c][0], cfg[c][1]);
+      for (int si = 0; si < 10; si++) {
+        job j = {&q4, &shapes[si], 1, 0};
+        cu_qmv_set_config(2, cfg[c][0], cfg[c][1], 1);
+        cu_qmv_set_pdl(1);
+        double t = job_time(&j, 1);
+        cu_qmv_set_pdl(0);
+        printf(" %s %.1f%%", shapes[si].tag, pct((double)total_bytes(&q4, &shapes[si]), t));
+      }
+      printf("\n");
+    }
+    set_kernel(0);
+    exit(0);
+  }
   if (getenv("QBENCH_ONE")) {
     for (int k = 1; k <= 2; k++) {
       set_kernel(k);
-      for (int si = 0; si < 4; si++) {
+      for (int si = 0; si < 5; si++) {
         job j = {&q4, &shapes[si], 1, 0};
         job_launch(&j, 0);
       }

@@ -143,6 +143,39 @@ static void qmm_case(const qcase *c, uint64_t seed) {
  * in builds without CUDA, where this test skips anyway). */
 extern void cu_qmv_set_config(int kernel, int ks, int bpr, int mt) __attribute__((weak));
 extern void cu_qmv_set_pdl(int on) __attribute__((weak));
+extern long cu_qmv_tma_count(void) __attribute__((weak));
+
+/* The TMA-fed kernel (qmv_tma.cu), forced: shapes it takes (whole stages of
+ * 16 groups) in every format, M up to 8, tail tiles, and a matrix with more
+ * 16-row tiles than resident blocks (each block then loops over tiles).
+ * Same tolerance as every decode kernel; the kernel must have run. */
+static void tma_cases(uint64_t *seed) {
+  const qcase cs[] = {
+      {4, 64, MX_BFLOAT16, MX_BFLOAT16, 1, 100, 64 * 32, true, 0, 0, false, false},
+      {4, 32, MX_FLOAT16, MX_FLOAT16, 5, 77, 32 * 48, true, 0, 0, false, false},
+      {8, 128, MX_BFLOAT16, MX_BFLOAT16, 8, 40, 128 * 16, true, 0, 0, false, false},
+      {8, 64, MX_FLOAT16, MX_FLOAT16, 2, 50, 64 * 16, true, 0, 0, false, false},
+      {4, 128, MX_BFLOAT16, MX_BFLOAT16, 3, 33, 128 * 32, true, 0, 0, false, false},
+      {8, 32, MX_BFLOAT16, MX_BFLOAT16, 1, 17, 32 * 16, true, 0, 0, false, false},
+      {4, 64, MX_BFLOAT16, MX_BFLOAT16, 1, 20000, 64 * 16, true, 0, 0, false, false},
+      {4, 64, MX_FLOAT16, MX_FLOAT16, 2, 4099, 64 * 224, true, 0, 0, false, false},
+  };
+  if (!cu_qmv_set_config || !cu_qmv_tma_count) {
+    printf("test_cuda_quant: TMA kernel not reachable\n");
+    return;
+  }
+  cu_qmv_set_config(3, 0, 0, 0);
+  for (int pdl = 0; pdl < 2; pdl++) {
+    if (cu_qmv_set_pdl) cu_qmv_set_pdl(pdl);
+    for (size_t i = 0; i < sizeof cs / sizeof *cs; i++) {
+      long before = cu_qmv_tma_count();
+      qmm_case(&cs[i], (*seed)++);
+      CHECK(cu_qmv_tma_count() > before);
+    }
+  }
+  if (cu_qmv_set_pdl) cu_qmv_set_pdl(0);
+  cu_qmv_set_config(0, 0, 0, 0);
+}
 
 static void variant_cases(uint64_t *seed) {
   static const int cfg[6][4] = {{2, 0, 0, 0},  {2, 1, 32, 1}, {2, 16, 64, 1},
@@ -339,6 +372,7 @@ int main(void) {
     for (size_t i = 0; i < sizeof cs / sizeof *cs; i++) qmm_case(&cs[i], seed++);
   }
   variant_cases(&seed);
+  tma_cases(&seed);
   /* dequantize: bit-exact for every bits / group size / dtype pair. */
   const int allbits[6] = {2, 3, 4, 5, 6, 8};
   for (int bi = 0; bi < 6; bi++)

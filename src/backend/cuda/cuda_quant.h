@@ -43,12 +43,16 @@ int cu_qmv(mx_dtype t, int bits, int gs, const void *x, const void *w, const voi
 void cu_qmv_set_warps(int nw);
 
 /* Decode kernel choice, for benchmarks and tests (0 = automatic each):
- * kernel 1 forces the FMA kernels, 2 the tensor-core ones (f16/bf16 x,
+ * kernel 1 forces the FMA kernels, 2 the register-fed tensor-core ones
+ * (f16/bf16 x,
  * affine 4/8 bits with group size 32/64/128, GGUF Q4_0/Q8_0; automatic
  * picks per shape what measured faster); ks = warps splitting K per
  * block (1..16), bpr = weight bytes per row per lane per step (32 or 64),
- * mt = 16-row tiles per warp (1 or 2). */
+ * mt = 16-row tiles per warp (1 or 2); kernel 3 the TMA-fed tensor-core
+ * kernel (qmv_tma.cu), which automatic also tries first. */
 void cu_qmv_set_config(int kernel, int ks, int bpr, int mt);
+/* Products the TMA-fed kernel has taken so far (tests check it ran). */
+long cu_qmv_tma_count(void);
 
 /* Launch the 4/8-bit decode kernels (affine FMA and tensor-core ones, GGUF
  * tensor-core) with programmatic

@@ -16,6 +16,7 @@
 #include <stdlib.h>
 
 #include "cuda_quant.h"
+#include "qmv_tma.h"
 #include "quant_device.cuh"
 
 namespace {
@@ -163,29 +164,39 @@ __global__ void __launch_bounds__(256)
 
 // ---------------------------------------------------------------- affine, 4/8-bit, tensor cores
 //
-// Why tensor cores for a GEMV: at HBM speed a 4-bit GEMV must turn ~9
-// weights per clock per SM sub-partition into products, and the FMA kernel
-// above spends ~4 instructions per weight (unpack, convert, FMA, sum of x):
-// it is issue bound, not memory bound. Here the codes become exact bf16/f16
-// integers (OR into the mantissa of 128 / 1024, one packed subtraction) and
-// mma.sync m16n8k16 forms the per-group dots d = sum x q in f32 (products
-// of an 8-bit mantissa and a 4-bit integer are exact; sums in f32), so the
-// ALU work is ~1.5 instructions per weight. The 8 MMA columns are the up
-// to 8 rows of x, so M <= 8 costs what M = 1 costs.
+// Why tensor cores for a GEMV: at HBM speed a 4-bit GEMV must turn ~16
+// weights per clock per SM into products. The FMA kernel above spends ~4
+// instructions per weight (unpack, convert, FMA, sum of x) and stalls on
+// the ALU at half of HBM speed. Here a code pair becomes an exact bf16/f16
+// pair in two instructions (a shift, and one lop3 that masks the two
+// nibbles into the top four mantissa bits of 128 / 1024: 128 + 8q, 1024 +
+// 64q) and mma.sync m16n8k16 forms the per-group dots
+// c = sum x (OFF + SCL q) in f32 (products of an 8-bit mantissa and a
+// small integer are exact; sums in f32). Nothing is subtracted per value:
+// with sx = sum x over the group,
+//   y += s * sum x q + b * sx = (s / SCL) * c + (b - (OFF / SCL) * s) * sx.
+// OFF / SCL = 16 keeps the cancellation small: c carries 16 sx per unit of
+// q, so its f32 rounding costs ~4 bits below the result's, far under a
+// bf16/f16 output's precision.
+// The 8 MMA columns are the up to 8 rows of x, so M <= 8 costs what M = 1
+// costs.
 //
 // Layout: a warp owns 16 * MT output rows; lane (g = lane/4, t = lane%4)
 // holds rows g and g+8 of each 16-row tile. For every group the quad's four
 // lanes read the group's row bytes in four contiguous pieces (lane t piece
 // t, gs*bits/32 bytes: one vector load), so each MMA's 16 k-slots lie in
-// one group and the group's scale and bias apply after the MMA:
-// y += s * d + b * sum(x) (sum(x) per group from one more MMA with A = 1).
-// The k-slots of an MMA need not be consecutive k, only the same for A and
-// B: the nibble pairs (v0,v4),(v1,v5),.. that one mask extracts from a word
-// are matched by the same permutation of x (byte permutes). 8-bit codes are
-// split into two nibble planes (q = 16h + l), two accumulators.
+// one group and the group's scale and bias apply after the MMA. The
+// k-slots of an MMA need not be consecutive k, only the same for A and B:
+// the nibble pairs (v0,v4),(v1,v5),.. that one mask extracts from a word
+// are matched by the same permutation of x. 8-bit codes are split into two
+// nibble planes (q = 16h + l), two accumulators.
+//
+// x: every lane permutes its x slice from global memory (L1) and sx comes
+// from one more MMA with A = 1. (Staging x in shared memory, as qmv_tma.cu
+// does once per persistent block, cost more than it saved here: every one
+// of thousands of short blocks paid the copy; lm_head 57 -> 47% of copy.)
 // The warps of a block split K (blockDim.x / 32 of them) and meet in shared
-// memory.
-// U groups per step per warp; the launcher guarantees G % U == 0 and
+// memory. U groups per step per warp; the launcher guarantees G % U == 0 and
 // 2U-byte aligned scale/bias rows (U = 1 always qualifies).
 template <typename T, int BITS, int GS, int U, int MT>
 __global__ void __launch_bounds__(512)
@@ -197,8 +208,9 @@ __global__ void __launch_bounds__(512)
   constexpr int XV = GS / 4;          // x values per lane per group
   constexpr int R = 2 * MT;           // rows per lane
   constexpr int SW = (U + 1) / 2;     // words of U scales
+  constexpr int FW = BITS == 4 ? 4 : 2;  // fragment words per code word
   using MM = mma_t<T>;
-  extern __shared__ float red[];
+  extern __shared__ __align__(16) unsigned char dsm[];
   const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5, KS = blockDim.x >> 5;
   const int g = lane >> 2, t = lane & 3;
   const BatchOff bo = batch_offsets(bt, blockIdx.y);
@@ -210,12 +222,16 @@ __global__ void __launch_bounds__(512)
   const int G = K / GS;
   const int64_t RB = (int64_t)K * BITS / 8;
   const int row0 = blockIdx.x * 16 * MT;
-  int64_t ro[R];  // row index, clamped: tail rows read a valid row, never stored
+  const uint8_t *wrow[R];
+  int so[R];  // first scale of the row (the launcher checks N * G < 2^31)
 #pragma unroll
-  for (int r = 0; r < R; r++) ro[r] = min(row0 + (r >> 1) * 16 + (r & 1) * 8 + g, N - 1);
-  const uint8_t *wt = w + t * PB;
-  const bool xon = g < M;
-  const T *xp = x + (int64_t)(xon ? g : 0) * K + t * XV;
+  for (int r = 0; r < R; r++) {
+    // Clamped: tail rows read a valid row, never stored.
+    const int64_t ro = min(row0 + (r >> 1) * 16 + (r & 1) * 8 + g, N - 1);
+    wrow[r] = w + ro * RB + t * PB;
+    so[r] = (int)(ro * G);
+  }
+  const uint32_t magic = MM::magic;
   float acc[MT][4];
 #pragma unroll
   for (int mt = 0; mt < MT; mt++)
@@ -223,74 +239,64 @@ __global__ void __launch_bounds__(512)
     for (int i = 0; i < 4; i++) acc[mt][i] = 0.f;
   pdl_trigger();
 
-  // Two steps in flight per warp: the next step's weights are requested
-  // before the current step's MMAs run, so HBM never waits for the math.
   typedef uint32_t WV[U][R][WP];
   typedef uint32_t SV[R][SW];
   auto load_step = [&](int j0, WV &wv, SV &sv, SV &bv) {
 #pragma unroll
     for (int r = 0; r < R; r++) {
 #pragma unroll
-      for (int u = 0; u < U; u++) load_words<WP>(wt + ro[r] * RB + (int64_t)(j0 + u) * GRB, wv[u][r]);
-      load_u16s<U>(sc + ro[r] * G + j0, sv[r]);
-      load_u16s<U>(bi + ro[r] * G + j0, bv[r]);
-    }
-  };
-  auto compute_step = [&](int j0, const WV &wv, const SV &sv, const SV &bv) {
-#pragma unroll
-    for (int u = 0; u < U; u++) {
-      const T *xg = xp + (int64_t)(j0 + u) * GS;
-      float c[MT][4], ch[MT][4], cx[4] = {0.f, 0.f, 0.f, 0.f};
-#pragma unroll
-      for (int mt = 0; mt < MT; mt++)
-#pragma unroll
-        for (int i = 0; i < 4; i++) c[mt][i] = ch[mt][i] = 0.f;
-#pragma unroll
-      for (int wi = 0; wi < WP; wi++) {
-        if (BITS == 4) {
-          uint4 xr = xon ? __ldg((const uint4 *)(xg + wi * 8)) : make_uint4(0, 0, 0, 0);
-          // (x0,x4) (x1,x5) (x2,x6) (x3,x7): the nibble pairs' order.
-          const uint32_t b0 = __byte_perm(xr.x, xr.z, 0x5410), b1 = __byte_perm(xr.x, xr.z, 0x7632);
-          const uint32_t b2 = __byte_perm(xr.y, xr.w, 0x5410), b3 = __byte_perm(xr.y, xr.w, 0x7632);
-#pragma unroll
-          for (int mt = 0; mt < MT; mt++) {
-            const uint32_t va = wv[u][2 * mt][wi], vb = wv[u][2 * mt + 1][wi];
-            MM::mma(c[mt], nib2<T>(va), nib2<T>(vb), nib2<T>(va >> 4), nib2<T>(vb >> 4), b0, b1);
-            MM::mma(c[mt], nib2<T>(va >> 8), nib2<T>(vb >> 8), nib2<T>(va >> 12),
-                    nib2<T>(vb >> 12), b2, b3);
-          }
-          MM::mma(cx, MM::one, MM::one, MM::one, MM::one, b0, b1);
-          MM::mma(cx, MM::one, MM::one, MM::one, MM::one, b2, b3);
-        } else {
-          uint2 xr = xon ? __ldg((const uint2 *)(xg + wi * 4)) : make_uint2(0, 0);
-          // (x0,x2) (x1,x3): bytes 0,2 and 1,3 of the word pair up.
-          const uint32_t b0 = __byte_perm(xr.x, xr.y, 0x5410), b1 = __byte_perm(xr.x, xr.y, 0x7632);
-#pragma unroll
-          for (int mt = 0; mt < MT; mt++) {
-            const uint32_t va = wv[u][2 * mt][wi], vb = wv[u][2 * mt + 1][wi];
-            MM::mma(c[mt], nib2<T>(va), nib2<T>(vb), nib2<T>(va >> 8), nib2<T>(vb >> 8), b0, b1);
-            MM::mma(ch[mt], nib2<T>(va >> 4), nib2<T>(vb >> 4), nib2<T>(va >> 12),
-                    nib2<T>(vb >> 12), b0, b1);
-          }
-          MM::mma(cx, MM::one, MM::one, MM::one, MM::one, b0, b1);
-        }
-      }
-#pragma unroll
-      for (int mt = 0; mt < MT; mt++)
-#pragma unroll
-        for (int i = 0; i < 4; i++) {
-          const int r = 2 * mt + (i >> 1);
-          const float d = BITS == 8 ? fmaf(16.f, ch[mt][i], c[mt][i]) : c[mt][i];
-          acc[mt][i] = fmaf(u16_f<T>(sv[r], u), d, fmaf(u16_f<T>(bv[r], u), cx[i & 1], acc[mt][i]));
-        }
+      for (int u = 0; u < U; u++) load_words<WP>(wrow[r] + (int64_t)(j0 + u) * GRB, wv[u][r]);
+      load_u16s<U>(sc + so[r] + j0, sv[r]);
+      load_u16s<U>(bi + so[r] + j0, bv[r]);
     }
   };
   WV wa, wb;
   SV sa, sb, ba, bb;
   int j0 = warp * U;
   const int jstep = KS * U;
+  // With programmatic dependent launch the first step's weights are on
+  // their way while the previous kernel finishes; x (its output) only after.
   if (j0 < G) load_step(j0, wa, sa, ba);
   pdl_wait();
+
+  float *red = (float *)dsm;
+  const int xm = g < M ? g : M - 1;  // columns >= M: any finite x, never stored
+  const T *xp = x + (int64_t)xm * K + t * XV;
+
+  auto compute_step = [&](int j0, const WV &wv, const SV &sv, const SV &bv) {
+#pragma unroll
+    for (int u = 0; u < U; u++) {
+      const int j = j0 + u;
+      float c[MT][4], ch[MT][4], cx[4] = {0.f, 0.f, 0.f, 0.f};
+#pragma unroll
+      for (int mt = 0; mt < MT; mt++)
+#pragma unroll
+        for (int i = 0; i < 4; i++) c[mt][i] = ch[mt][i] = 0.f;
+#pragma unroll
+      for (int wi = 0; wi < WP; wi += 4 / FW) {
+        // One 16-byte fragment load covers 4-bit word wi, or 8-bit words wi, wi+1.
+        const uint4 f =
+            x_frag8<BITS>(__ldg((const uint4 *)(xp + (int64_t)j * GS + wi * (BITS == 4 ? 8 : 4))));
+#pragma unroll
+        for (int h = 0; h < (BITS == 4 ? 1 : 2); h++) {
+          const uint4 fw = BITS == 4 ? f : (h ? make_uint4(f.z, f.w, 0, 0) : f);
+#pragma unroll
+          for (int mt = 0; mt < MT; mt++)
+            mma_word<T, BITS>(c[mt], ch[mt], wv[u][2 * mt][wi + h], wv[u][2 * mt + 1][wi + h], fw,
+                              magic);
+          MM::mma(cx, MM::one, MM::one, MM::one, MM::one, fw.x, fw.y);
+          if (BITS == 4) MM::mma(cx, MM::one, MM::one, MM::one, MM::one, fw.z, fw.w);
+        }
+      }
+      const float sx0 = cx[0], sx1 = cx[1];
+#pragma unroll
+      for (int mt = 0; mt < MT; mt++) {
+        const float s2[2] = {u16_f<T>(sv[2 * mt], u), u16_f<T>(sv[2 * mt + 1], u)};
+        const float b2[2] = {u16_f<T>(bv[2 * mt], u), u16_f<T>(bv[2 * mt + 1], u)};
+        group_acc<T, BITS>(acc[mt], c[mt], ch[mt], s2, b2, sx0, sx1);
+      }
+    }
+  };
   while (j0 < G) {
     if (j0 + jstep < G) load_step(j0 + jstep, wb, sb, bb);
     compute_step(j0, wa, sa, ba);
@@ -300,7 +306,6 @@ __global__ void __launch_bounds__(512)
     compute_step(j0, wb, sb, bb);
     j0 += jstep;
   }
-  pdl_wait();
   mma_store<T, MT>(acc, red, y, M, N, row0);
 }
 
@@ -755,6 +760,7 @@ int fast_by_m(int64_t M, const void *x, const void *w, const void *s, const void
 template <typename T, int BITS, int GS, int U, int MT>
 int launch_mma(const void *x, const void *w, const void *s, const void *b, void *y, int64_t M,
                int64_t N, int64_t K, const cu_qbatch *bt, int64_t nbatch, cudaStream_t st) {
+  if (N * (K / GS) >= ((int64_t)1 << 31)) return CU_Q_UNSUPPORTED;  // 32-bit scale offsets
   const int64_t tiles = (N + 16 * MT - 1) / (16 * MT);
   const int64_t steps = K / GS / U;
   int ks = mma_ks_cfg;
@@ -768,8 +774,8 @@ int launch_mma(const void *x, const void *w, const void *s, const void *b, void 
     while (ks < 16 && ks < want && ks * 2 <= cap) ks *= 2;
   }
   dim3 grid((unsigned)tiles, (unsigned)nbatch);
-  size_t smem = ks > 1 ? (size_t)ks * 8 * 16 * MT * sizeof(float) : 0;
-  return launch_k(qmv_mma<T, BITS, GS, U, MT>, grid, ks * 32, smem, st, (const T *)x,
+  const size_t red = ks > 1 ? (size_t)ks * 8 * 16 * MT * sizeof(float) : 0;
+  return launch_k(qmv_mma<T, BITS, GS, U, MT>, grid, ks * 32, red, st, (const T *)x,
                   (const uint8_t *)w, (const T *)s, (const T *)b, (T *)y, (int)M, (int)N, (int)K,
                   *bt);
 }
@@ -853,6 +859,38 @@ template <typename T> struct mma_half_path {
 template <> struct mma_path<__half> : mma_half_path<__half> {};
 template <> struct mma_path<__nv_bfloat16> : mma_half_path<__nv_bfloat16> {};
 
+// The TMA-fed kernel (qmv_tma.cu) first, by default for one row of x and
+// tall matrices (it wins there: H200, 4-bit g64 with PDL, % of copy: 8B
+// gate_up 56 vs 48 for the FMA kernel, lm_head 61 vs 52 (56 tensor-core),
+// 1B gate_up 49 vs 45; it loses on N <= 6144, where one 16-row tile per
+// block leaves too few rows in flight: 8B down 29 vs 50, and for M >= 2:
+// lm_head 44 vs 50); MLXC_QMV_TMA=0 turns it off; a benchmark may force it
+// (kernel 3) or force another kernel.
+long tma_launches = 0;  // for tests: did the TMA kernel take the product?
+bool use_tma(int64_t M, int64_t N) {
+  static int env = -1;
+  if (env < 0) {
+    const char *e = getenv("MLXC_QMV_TMA");
+    env = !(e && e[0] == '0');
+  }
+  return mma_kernel_cfg ? mma_kernel_cfg == 3 : env == 1 && M == 1 && N >= 16384;
+}
+template <typename T> struct tma_path {
+  static int go(int, int, const void *, const void *, const void *, const void *, void *, int64_t,
+                int64_t, int64_t, const cu_qbatch *, int64_t, cudaStream_t) {
+    return CU_Q_UNSUPPORTED;
+  }
+};
+template <typename T> struct tma_half_path {
+  static int go(int bits, int gs, const void *x, const void *w, const void *s, const void *b,
+                void *y, int64_t M, int64_t N, int64_t K, const cu_qbatch *bt, int64_t nbatch,
+                cudaStream_t st) {
+    return qmv_tma_run<T>(bits, gs, x, w, s, b, y, M, N, K, bt, nbatch, st, pdl_now != 0);
+  }
+};
+template <> struct tma_path<__half> : tma_half_path<__half> {};
+template <> struct tma_path<__nv_bfloat16> : tma_half_path<__nv_bfloat16> {};
+
 template <typename T>
 int qmv_typed(int bits, int gs, const void *x, const void *w, const void *s, const void *b,
               void *y, int64_t M, int64_t N, int64_t K, const cu_qbatch *bt, int64_t nbatch,
@@ -861,6 +899,13 @@ int qmv_typed(int bits, int gs, const void *x, const void *w, const void *s, con
   for (int d = 0; d < bt->nb; d++)
     aligned = aligned && (bt->stride[0][d] * (int64_t)sizeof(T)) % 16 == 0 &&
               (bt->stride[1][d] * 4) % 16 == 0;
+  if ((bits == 4 || bits == 8) && aligned && use_tma(M, N)) {
+    int e = tma_path<T>::go(bits, gs, x, w, s, b, y, M, N, K, bt, nbatch, st);
+    if (e != CU_Q_UNSUPPORTED) {
+      tma_launches++;
+      return e;
+    }
+  }
   if ((bits == 4 || bits == 8) && aligned && use_mma(bits, gs, M, N, K)) {
     int e = mma_path<T>::go(bits, gs, x, w, s, b, y, M, N, K, bt, nbatch, st);
     if (e != CU_Q_UNSUPPORTED) return e;
@@ -998,10 +1043,12 @@ extern "C" void cu_qmv_set_warps(int nw) {
   forced_warps = nw >= 1 && nw <= MAX_WARPS ? nw : 0;
 }
 
+extern "C" long cu_qmv_tma_count(void) { return tma_launches; }
+
 extern "C" void cu_qmv_set_pdl(int on) { pdl_cfg = on ? 1 : 0; }
 
 extern "C" void cu_qmv_set_config(int kernel, int ks, int bpr, int mt) {
-  mma_kernel_cfg = kernel >= 1 && kernel <= 2 ? kernel : 0;
+  mma_kernel_cfg = kernel >= 1 && kernel <= 3 ? kernel : 0;
   mma_ks_cfg = ks >= 1 && ks <= 16 ? ks : 0;
   mma_bpr_cfg = bpr == 32 || bpr == 64 ? bpr : 0;
   mma_mt_cfg = mt == 1 || mt == 2 ? mt : 0;

@@ -102,6 +102,9 @@ template <typename T> struct mma_t;
 template <> struct mma_t<__nv_bfloat16> {
   // 0x4300 is 128.0: 0x4300 | q = 128 + q exactly (7 mantissa bits).
   static constexpr uint32_t magic = 0x43004300u, one = 0x3F803F80u;
+  // magic | (q << nib_bit) = off + scl * q (the top four mantissa bits).
+  static constexpr float off = 128.f, scl = 8.f;
+  static constexpr int nib_bit = 3;
   static constexpr uint32_t neg0 = 0xC300C300u, neg8 = 0xC308C308u;  // -128, -136
   static __device__ __forceinline__ uint32_t unbias(uint32_t v, uint32_t neg = neg0) {
     uint32_t r;
@@ -119,6 +122,8 @@ template <> struct mma_t<__nv_bfloat16> {
 template <> struct mma_t<__half> {
   // 0x6400 is 1024.0: 0x6400 | q = 1024 + q exactly.
   static constexpr uint32_t magic = 0x64006400u, one = 0x3C003C00u;
+  static constexpr float off = 1024.f, scl = 64.f;
+  static constexpr int nib_bit = 6;
   static constexpr uint32_t neg0 = 0xE400E400u, neg8 = 0xE408E408u;  // -1024, -1032
   static __device__ __forceinline__ uint32_t unbias(uint32_t v, uint32_t neg = neg0) {
     uint32_t r;
@@ -240,6 +245,25 @@ template <int U> __device__ __forceinline__ void load_u16s(const void *p, uint32
     }
   }
 }
+// The sum of 8 packed bf16 / f16 values (one 16-byte load), in f32.
+template <typename T> __device__ __forceinline__ float sum8(uint4 v);
+template <> __device__ __forceinline__ float sum8<__nv_bfloat16>(uint4 v) {
+  const uint32_t w[4] = {v.x, v.y, v.z, v.w};
+  float s = 0.f;
+#pragma unroll
+  for (int i = 0; i < 4; i++) s += __uint_as_float(w[i] << 16) + __uint_as_float(w[i] & 0xffff0000u);
+  return s;
+}
+template <> __device__ __forceinline__ float sum8<__half>(uint4 v) {
+  const uint32_t w[4] = {v.x, v.y, v.z, v.w};
+  float s = 0.f;
+#pragma unroll
+  for (int i = 0; i < 4; i++) {
+    const float2 f = __half22float2(*(const __half2 *)&w[i]);
+    s += f.x + f.y;
+  }
+  return s;
+}
 // Element u of such a load, as a float.
 template <typename T> __device__ __forceinline__ float u16_f(const uint32_t *o, int u);
 template <> __device__ __forceinline__ float u16_f<__nv_bfloat16>(const uint32_t *o, int u) {
@@ -249,6 +273,131 @@ template <> __device__ __forceinline__ float u16_f<__nv_bfloat16>(const uint32_t
 template <> __device__ __forceinline__ float u16_f<__half>(const uint32_t *o, int u) {
   const uint32_t v = o[u >> 1];
   return __half2float(__ushort_as_half((unsigned short)((u & 1) ? v >> 16 : v & 0xffffu)));
+}
+
+// B fragments of 8 consecutive x values (one 16-byte load) in the order the
+// code words' nibble masks produce: 4-bit (x0,x4) (x1,x5) (x2,x6) (x3,x7),
+// 8-bit two words of (x0,x2) (x1,x3).
+template <int BITS> __device__ __forceinline__ uint4 x_frag8(uint4 v) {
+  if (BITS == 4)
+    return make_uint4(__byte_perm(v.x, v.z, 0x5410), __byte_perm(v.x, v.z, 0x7632),
+                      __byte_perm(v.y, v.w, 0x5410), __byte_perm(v.y, v.w, 0x7632));
+  return make_uint4(__byte_perm(v.x, v.y, 0x5410), __byte_perm(v.x, v.y, 0x7632),
+                    __byte_perm(v.z, v.w, 0x5410), __byte_perm(v.z, v.w, 0x7632));
+}
+
+// The nibbles at bits P..P+3 and P+16..P+19 of v as a packed pair
+// OFF + SCL * q: shifted to the top four mantissa bits (bf16: bits 3..6,
+// f16: 6..9) and OR-ed into magic in one lop3 (the compiler splits
+// "(v & m) | magic" in two when both constants are immediates).
+template <typename T, int P> __device__ __forceinline__ uint32_t nib_pair(uint32_t v, uint32_t magic) {
+  constexpr int TOP = mma_t<T>::nib_bit;
+  constexpr uint32_t mask = (0xFu << TOP) | (0xFu << (TOP + 16));
+  const uint32_t sh = P >= TOP ? v >> (P - TOP) : v << (TOP - P);
+  uint32_t r;
+  asm("lop3.b32 %0, %1, %2, %3, 0xEA;" : "=r"(r) : "r"(sh), "n"(mask), "r"(magic));
+  return r;
+}
+
+
+// One code word pair's MMAs for a 16-row tile: va (row g) and vb (row g+8)
+// hold 8 4-bit codes (f: the word's four fragment words) or 4 8-bit codes
+// (f.x, f.y: its two). 8-bit codes go to two nibble planes, c and ch.
+template <typename T, int BITS>
+__device__ __forceinline__ void mma_word(float *c, float *ch, uint32_t va, uint32_t vb, uint4 f,
+                                         uint32_t magic) {
+  using MM = mma_t<T>;
+  if (BITS == 4) {
+    MM::mma(c, nib_pair<T, 0>(va, magic), nib_pair<T, 0>(vb, magic), nib_pair<T, 4>(va, magic),
+            nib_pair<T, 4>(vb, magic), f.x, f.y);
+    MM::mma(c, nib_pair<T, 8>(va, magic), nib_pair<T, 8>(vb, magic), nib_pair<T, 12>(va, magic),
+            nib_pair<T, 12>(vb, magic), f.z, f.w);
+  } else {
+    MM::mma(c, nib_pair<T, 0>(va, magic), nib_pair<T, 0>(vb, magic), nib_pair<T, 8>(va, magic),
+            nib_pair<T, 8>(vb, magic), f.x, f.y);
+    MM::mma(ch, nib_pair<T, 4>(va, magic), nib_pair<T, 4>(vb, magic), nib_pair<T, 12>(va, magic),
+            nib_pair<T, 12>(vb, magic), f.x, f.y);
+  }
+}
+
+// A group's MMA sums into the accumulators (lane's rows g, g+8 = i >> 1,
+// x columns 2t, 2t+1 = i & 1): y += s * sum x q + b * sx, with the codes'
+// offset taken out through sx (see quant.cu, "tensor cores").
+template <typename T, int BITS>
+__device__ __forceinline__ void group_acc(float *acc, const float *c, const float *ch,
+                                          const float *s, const float *b, float sx0, float sx1) {
+  using MM = mma_t<T>;
+  constexpr float RSCL = 1.f / MM::scl, OFS = MM::off / MM::scl * (BITS == 8 ? 17.f : 1.f);
+#pragma unroll
+  for (int i = 0; i < 4; i++) {
+    const int r = i >> 1;
+    const float d = BITS == 8 ? fmaf(16.f, ch[i], c[i]) : c[i];
+    acc[i] = fmaf(s[r] * RSCL, d, fmaf(fmaf(-OFS, s[r], b[r]), (i & 1) ? sx1 : sx0, acc[i]));
+  }
+}
+
+// x staged in shared memory for the tensor-core GEMVs: the B fragments of
+// every (x row m, group j, quad lane t) slot, XV = GS/4 values each, as
+// words [m][j][t][XV/2], and the group sums xsum[j][8] (the MMA's 8
+// columns; columns >= M are zero). Thread c takes 8 values (k = 8kc of row
+// m); the GS/8 threads of a group (adjacent lanes) add their sums by
+// shuffles. Threads 0..nthr-1 (whole warps) call it; it does not
+// synchronize.
+template <typename T, int BITS, int GS>
+__device__ __forceinline__ void stage_x(const T *__restrict__ x, int M, int K, uint32_t *xfr,
+                                        float *xsum, int nthr) {
+  constexpr int CPG = GS / 8, XV = GS / 4;
+  const int G = K / GS, kc8 = K / 8, total = M * kc8;
+  // Four chunks per thread per round, all loads first: x comes from L2 and
+  // a round trip per chunk would dominate a short kernel.
+  for (int base = 0; base < total; base += 4 * nthr) {
+    uint4 v[4];
+#pragma unroll
+    for (int q = 0; q < 4; q++) {
+      const int c = base + q * nthr + threadIdx.x;
+      const int m = c < total ? c / kc8 : 0, kc = c < total ? c - m * kc8 : 0;
+      v[q] = c < total ? __ldg((const uint4 *)(x + (int64_t)m * K + kc * 8)) : make_uint4(0, 0, 0, 0);
+    }
+#pragma unroll
+    for (int q = 0; q < 4; q++) {
+      const int c = base + q * nthr + threadIdx.x;
+      const bool ok = c < total;
+      const int m = ok ? c / kc8 : 0, kc = ok ? c - m * kc8 : 0;
+      float s = sum8<T>(v[q]);
+#pragma unroll
+      for (int o = 1; o < CPG; o <<= 1) s += __shfl_xor_sync(0xffffffffu, s, o);
+      if (ok) {
+        const int j = kc / CPG, within = (kc - j * CPG) * 8;  // value offset in the group
+        const int tt = within / XV, wi8 = (within - tt * XV) / 8;
+        uint4 *dst = (uint4 *)(xfr + (((int64_t)m * G + j) * 4 + tt) * (XV / 2)) + wi8;
+        *dst = x_frag8<BITS>(v[q]);
+        if (kc % CPG == 0) xsum[j * 8 + m] = s;
+      }
+    }
+  }
+  for (int i = threadIdx.x; i < G * (8 - M); i += nthr)
+    xsum[(i / (8 - M)) * 8 + M + i % (8 - M)] = 0.f;
+}
+
+// WP consecutive 32-bit words from shared memory at a 4 * WP-byte aligned
+// address (WP = 1, 2, 4 or 8), in the widest loads.
+template <int WP> __device__ __forceinline__ void lds_words(const void *p, uint32_t *o) {
+  if (WP == 1) {
+    o[0] = *(const uint32_t *)p;
+  } else if (WP == 2) {
+    const uint2 v = *(const uint2 *)p;
+    o[0] = v.x;
+    o[1] = v.y;
+  } else {
+#pragma unroll
+    for (int k = 0; k < WP / 4; k++) {
+      const uint4 v = ((const uint4 *)p)[k];
+      o[4 * k] = v.x;
+      o[4 * k + 1] = v.y;
+      o[4 * k + 2] = v.z;
+      o[4 * k + 3] = v.w;
+    }
+  }
 }
 
 }  // namespace qdev
