@@ -22,16 +22,14 @@
 
 #include "check.h"
 #include "core/core.h"
+#include "quant_compare.h"
 
 static const mx_device cpu = {MX_CPU, 0}, gpu = {MX_GPU, 0};
 
+/* N(0, 1) values made on the CPU; the GPU stays the default. */
 static mx_array rand_array(const int64_t *shape, int nd, mx_dtype t, uint64_t seed) {
-  mx_array key = mx_random_key(seed);
-  mx_array u = mx_random_normal(shape, nd, MX_FLOAT32, 0.0f, 1.0f, key);
-  mx_array r = mx_astype(u, t);
-  mx_array_free(key);
-  mx_array_free(u);
-  mx_eval1(r);
+  mx_array r = qc_randn(shape, nd, t, seed);
+  mx_set_default_device(gpu);
   return r;
 }
 
@@ -55,12 +53,29 @@ static double max_err(mx_array a, mx_array b, double rel, double abs_floor) {
 typedef mx_array (*binop)(mx_array, mx_array);
 typedef mx_array (*unop)(mx_array);
 
-static mx_array on(mx_device d, binop f, mx_array a, mx_array b) {
-  mx_set_default_device(d);
-  mx_array r = f(a, b);
-  mx_eval1(r);
+/* f(a, b), or f1(a) when f is NULL, evaluated on the CPU (*rc), then on
+ * the GPU (*rg), from the same inputs; the GPU stays the default. */
+static void run_both(binop f, unop f1, mx_array a, mx_array b, mx_array *rc, mx_array *rg) {
+  mx_set_default_device(cpu);
+  *rc = f ? f(a, b) : f1(a);
+  mx_eval1(*rc);
   mx_set_default_device(gpu);
-  return r;
+  *rg = f ? f(a, b) : f1(a);
+  mx_eval1(*rg);
+}
+
+/* run_both, then the check that the GPU result is within max_err's
+ * tolerance (rel, abs_floor) of the CPU's; `what` names the case. */
+static void check_both(const char *what, binop f, unop f1, mx_array a, mx_array b, double rel,
+                       double abs_floor) {
+  mx_array rc, rg;
+  run_both(f, f1, a, b, &rc, &rg);
+  double e = rc && rg ? max_err(rg, rc, rel, abs_floor) : 1e9;
+  char msg[200];
+  snprintf(msg, sizeof msg, "%s: err %.3g of tolerance", what, e);
+  CHECK_MSG(e <= 1.0, msg);
+  mx_array_free(rc);
+  mx_array_free(rg);
 }
 
 static void check_binary(const char *name, binop f, mx_dtype t, double rel) {
@@ -72,15 +87,9 @@ static void check_binary(const char *name, binop f, mx_dtype t, double rel) {
   mx_array d = rand_array(s4, 3, t, 4);
   mx_array pairs[3][2] = {{a, b}, {a, c}, {at, d}};
   for (int k = 0; k < 3; k++) {
-    mx_array rc = on(cpu, f, pairs[k][0], pairs[k][1]);
-    mx_array rg = on(gpu, f, pairs[k][0], pairs[k][1]);
-    double e = rc && rg ? max_err(rg, rc, rel, rel) : 1e9;
-    char msg[160];
-    snprintf(msg, sizeof msg, "%s %s case %d: err %.3g of tolerance", name,
-             mx_dtype_name(t), k, e);
-    CHECK_MSG(e <= 1.0, msg);
-    mx_array_free(rc);
-    mx_array_free(rg);
+    char what[128];
+    snprintf(what, sizeof what, "%s %s case %d", name, mx_dtype_name(t), k);
+    check_both(what, f, NULL, pairs[k][0], pairs[k][1], rel, rel);
   }
   mx_array_free(a);
   mx_array_free(b);
@@ -101,18 +110,9 @@ static void check_unary(const char *name, unop f, mx_dtype t, double rel, bool p
   mx_array at = mx_transpose(a, perm, 2);
   mx_array ins[2] = {a, at};
   for (int k = 0; k < 2; k++) {
-    mx_set_default_device(cpu);
-    mx_array rc = f(ins[k]);
-    mx_eval1(rc);
-    mx_set_default_device(gpu);
-    mx_array rg = f(ins[k]);
-    mx_eval1(rg);
-    double e = rc && rg ? max_err(rg, rc, rel, rel) : 1e9;
-    char msg[160];
-    snprintf(msg, sizeof msg, "%s %s case %d: err %.3g of tolerance", name, mx_dtype_name(t), k, e);
-    CHECK_MSG(e <= 1.0, msg);
-    mx_array_free(rc);
-    mx_array_free(rg);
+    char what[128];
+    snprintf(what, sizeof what, "%s %s case %d", name, mx_dtype_name(t), k);
+    check_both(what, NULL, f, ins[k], NULL, rel, rel);
   }
   mx_array_free(a);
   mx_array_free(at);
@@ -125,15 +125,10 @@ static void check_matmul(mx_dtype t, double rel) {
   mx_array ct = mx_transpose(c, perm, 3); /* (4, 70, 45) transposed view */
   mx_array pairs[2][2] = {{a, b}, {a, ct}};
   for (int k = 0; k < 2; k++) {
-    mx_array rc = on(cpu, mx_matmul, pairs[k][0], pairs[k][1]);
-    mx_array rg = on(gpu, mx_matmul, pairs[k][0], pairs[k][1]);
+    char what[128];
+    snprintf(what, sizeof what, "matmul %s case %d", mx_dtype_name(t), k);
     /* Entries are sums of 70 products of N(0,1) values: scale ~ sqrt(70). */
-    double e = rc && rg ? max_err(rg, rc, 0, rel * sqrt(70.0) * 8) : 1e9;
-    char msg[160];
-    snprintf(msg, sizeof msg, "matmul %s case %d: err %.3g of tolerance", mx_dtype_name(t), k, e);
-    CHECK_MSG(e <= 1.0, msg);
-    mx_array_free(rc);
-    mx_array_free(rg);
+    check_both(what, mx_matmul, NULL, pairs[k][0], pairs[k][1], 0, rel * sqrt(70.0) * 8);
   }
   mx_array_free(a);
   mx_array_free(b);
@@ -167,12 +162,8 @@ static void check_copies(mx_dtype t) {
   mx_array views[4] = {mx_transpose(x, perm, 4), mx_slice(x, st0, sp0, str0, 4),
                        mx_slice(x, st1, sp1, NULL, 4), mx_slice(x, st2, sp2, str2, 4)};
   for (int k = 0; k < 4; k++) {
-    mx_set_default_device(cpu);
-    mx_array rc = mx_contiguous(views[k]);
-    mx_eval1(rc);
-    mx_set_default_device(gpu);
-    mx_array rg = mx_contiguous(views[k]);
-    mx_eval1(rg);
+    mx_array rc, rg;
+    run_both(NULL, mx_contiguous, views[k], NULL, &rc, &rg);
     bool same = rc && rg && mx_array_nbytes(rc) == mx_array_nbytes(rg) &&
                 memcmp(mx_array_data(rc), mx_array_data(rg), mx_array_nbytes(rc)) == 0;
     char msg[128];

@@ -23,20 +23,16 @@
 
 #include "check.h"
 #include "core/core.h"
+#include "quant_compare.h"
 #ifdef MLXC_HAVE_CUDA
 #include "backend/cuda/cuda_fast.h"
 #endif
 
 static const mx_device cpu = {MX_CPU, 0}, gpu = {MX_GPU, 0};
 
+/* N(0, 1) values made on the CPU; the GPU is the default after. */
 static mx_array rand_array(const int64_t *shape, int nd, mx_dtype t, uint64_t seed) {
-  mx_set_default_device(cpu);
-  mx_array key = mx_random_key(seed);
-  mx_array u = mx_random_normal(shape, nd, MX_FLOAT32, 0.0f, 1.0f, key);
-  mx_array r = mx_astype(u, t);
-  mx_array_free(key);
-  mx_array_free(u);
-  mx_eval1(r);
+  mx_array r = qc_randn(shape, nd, t, seed);
   mx_set_default_device(gpu);
   return r;
 }

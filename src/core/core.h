@@ -262,10 +262,17 @@ typedef void (*range_fn)(void *ctx, int64_t begin, int64_t end);
 void parallel_for(int64_t n, int64_t grain, range_fn fn, void *ctx);
 int cpu_thread_count(void);
 
+/* ------------------------------------------------------------ environment */
+
+/* The integer value of environment variable `name` (base 10, surrounding
+ * white space allowed); dflt when it is unset, not a number, or outside
+ * [lo, hi]. Knob readers cache it in a static themselves. */
+long env_long(const char *name, long dflt, long lo, long hi);
+
 /* ------------------------------------------------------------ cpu features */
 
 typedef struct cpu_features {
-  bool avx2, fma, f16c, avx512f, avx512bw, avx512vl, avx512bf16, avx512vnni;
+  bool avx2, fma, f16c, avx512f, avx512bw, avx512vl, avx512vnni;
 } cpu_features;
 const cpu_features *cpu_get_features(void);
 

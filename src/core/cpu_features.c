@@ -15,7 +15,6 @@ static void detect(void) {
   features.avx512bw = __builtin_cpu_supports("avx512bw");
   features.avx512vl = __builtin_cpu_supports("avx512vl");
   features.avx512vnni = __builtin_cpu_supports("avx512vnni");
-  features.avx512bf16 = __builtin_cpu_supports("avx512bf16");
   /* F16C comes with every AVX2 processor we target. */
   features.f16c = features.avx2;
 #endif

@@ -6,6 +6,7 @@
  * parallel_for issued while the pool is busy (another thread, or nested
  * inside a task) runs on the caller alone: correct, never deadlocks.
  */
+#include <limits.h>
 #include <pthread.h>
 #include <sched.h>
 #include <stdlib.h>
@@ -80,8 +81,7 @@ static void *worker(void *arg) {
 
 static void pool_init(void) {
   long n = sysconf(_SC_NPROCESSORS_ONLN);
-  const char *env = getenv("MLXC_NUM_THREADS");
-  if (env && atoi(env) > 0) n = atoi(env);
+  n = env_long("MLXC_NUM_THREADS", n, 1, LONG_MAX);
   if (n < 1) n = 1;
   if (n > 256) n = 256;
   P.nthreads = (int)n;

@@ -22,6 +22,7 @@
 #include "../core/core.h"
 #include "lm_cache.h"
 #include "lm_internal.h"
+#include "models/decoder.h" /* lm_fuse_enabled */
 #include "mlxc/fast.h"
 #include "mlxc/ops.h"
 #include "../backend/cpu/copy.h"
@@ -207,10 +208,7 @@ static mx_status check_compatible(const lm_kv_cache *c, mx_array k, mx_array v) 
  * decode step's rope nodes and slice_updates, for A/B comparisons. */
 static bool rope_kv_enabled(void) {
   static int on = -1;
-  if (on < 0) {
-    const char *a = getenv("MLXC_FUSE"), *b = getenv("MLXC_FUSE_ROPE_KV");
-    on = !(a && strcmp(a, "0") == 0) && !(b && strcmp(b, "0") == 0);
-  }
+  if (on < 0) on = lm_fuse_enabled() && env_long("MLXC_FUSE_ROPE_KV", 1, 0, 1);
   return on;
 }
 

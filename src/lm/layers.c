@@ -280,10 +280,7 @@ static mx_array concat_rows(const lm_linear *p, int n, size_t field) {
 
 bool lm_fuse_enabled(void) {
   static int on = -1;
-  if (on < 0) {
-    const char *e = getenv("MLXC_FUSE");
-    on = !(e && strcmp(e, "0") == 0);
-  }
+  if (on < 0) on = (int)env_long("MLXC_FUSE", 1, 0, 1);
   return on;
 }
 

@@ -1,8 +1,8 @@
-/* quant_compare.h — shared by the GPU quantized-matmul tests
- * (test_cuda_quant, test_cuda_qgemm): random operands, the per-row
- * magnitude scale S and the worst error as a fraction of the tolerance
- * a * S + u * |ref|. Each evaluates on the CPU device and leaves it the
- * default. */
+/* quant_compare.h — shared by the GPU tests: random operands (all of
+ * them), and for the quantized-matmul tests (test_cuda_quant,
+ * test_cuda_qgemm) the per-row magnitude scale S and the worst error as a
+ * fraction of the tolerance a * S + u * |ref|. Each evaluates on the CPU
+ * device and leaves it the default. */
 #ifndef MLXC_TEST_QUANT_COMPARE_H
 #define MLXC_TEST_QUANT_COMPARE_H
 

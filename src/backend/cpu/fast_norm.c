@@ -20,9 +20,8 @@ int fast_isa(void) {
   int isa = (f->avx512f && f->avx512vl && f->avx512bw && f->fma && f->f16c) ? 2
             : (f->avx2 && f->fma && f->f16c)                               ? 1
                                                                             : 0;
-  const char *cap = getenv("MLXC_FAST_ISA");
-  if (cap && cap[0] >= '0' && cap[0] <= '2' && cap[0] - '0' < isa) isa = cap[0] - '0';
-  return isa;
+  const long cap = env_long("MLXC_FAST_ISA", 2, 0, 2);
+  return cap < isa ? (int)cap : isa;
 }
 
 typedef struct norm_ctx {

@@ -47,11 +47,7 @@ enum { NCACHE = 256, MAX_FAILS = 3 };
  * chunks start the GPU sooner; larger ones cost fewer graph launches. */
 static size_t chunk_nodes(void) {
   static size_t n;
-  if (!n) {
-    const char *e = getenv("MLXC_CUDA_GRAPH_CHUNK");
-    long v = e ? atol(e) : 0;
-    n = v >= 8 && v <= 4096 ? (size_t)v : 64;
-  }
+  if (!n) n = (size_t)env_long("MLXC_CUDA_GRAPH_CHUNK", 64, 8, 4096);
   return n;
 }
 #define CHUNK chunk_nodes()
@@ -85,12 +81,10 @@ static struct {
 
 
 
+/* MLXC_CUDA_GRAPHS=0 launches every kernel directly. */
 static bool graphs_enabled(void) {
   static int on = -1;
-  if (on < 0) {
-    const char *e = getenv("MLXC_CUDA_GRAPHS");
-    on = !(e && e[0] == '0');
-  }
+  if (on < 0) on = (int)env_long("MLXC_CUDA_GRAPHS", 1, 0, 1);
   return on;
 }
 

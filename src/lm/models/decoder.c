@@ -239,10 +239,7 @@ mx_status lm_dec_check_call(const lm_dec *d, mx_array tokens, const mx_lm_cache 
  * separate residual adds and norms, for A/B comparisons. */
 static bool add_norm_enabled(void) {
   static int on = -1;
-  if (on < 0) {
-    const char *e = getenv("MLXC_FUSE_ADD_NORM");
-    on = lm_fuse_enabled() && !(e && strcmp(e, "0") == 0);
-  }
+  if (on < 0) on = lm_fuse_enabled() && env_long("MLXC_FUSE_ADD_NORM", 1, 0, 1);
   return on;
 }
 
