@@ -25,7 +25,8 @@
  * as % of mx_matmul on the same shape in bf16 (cuBLAS) in the same run and
  * as % of the dense bf16 tensor-core peak of an H100/H200 SXM (989 TFLOP/s).
  * With QBENCH_ONE=1 in the environment it launches each decode kernel
- * once (for a profiler) and exits. Without a usable GPU it says so. */
+ * once (for a profiler) and exits; QBENCH_SWEEP=1 times the register-fed
+ * tensor-core kernel's K split x step size choices and exits. Without a usable GPU it says so. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -298,7 +299,7 @@ static void decode_bench(void) {
     exit(0);
   }
   if (getenv("QBENCH_ONE")) {
-    for (int k = 1; k <= 2; k++) {
+    for (int k = 1; k <= 3; k++) {
       set_kernel(k);
       for (int si = 0; si < 5; si++) {
         job j = {&q4, &shapes[si], 1, 0};

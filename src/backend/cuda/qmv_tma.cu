@@ -215,18 +215,8 @@ int launch(const void *x, const void *w, const void *s, const void *b, void *y, 
   cudaDeviceGetAttribute(&sms, cudaDevAttrMultiProcessorCount, dev);
   const int64_t tiles = (N + 15) / 16;
   const int64_t grid = tiles < (int64_t)sms * per_sm ? tiles : (int64_t)sms * per_sm;
-  cudaLaunchConfig_t cfg = {};
-  cfg.gridDim = dim3((unsigned)grid);
-  cfg.blockDim = dim3((NCW + 1) * 32);
-  cfg.dynamicSmemBytes = smem;
-  cfg.stream = st;
-  cudaLaunchAttribute at[1] = {};
-  at[0].id = cudaLaunchAttributeProgrammaticStreamSerialization;
-  at[0].val.programmaticStreamSerializationAllowed = 1;
-  cfg.attrs = at;
-  cfg.numAttrs = pdl ? 1 : 0;
-  return (int)cudaLaunchKernelEx(&cfg, kern, (const T *)x, (const uint8_t *)w, (const T *)s,
-                                 (const T *)b, (T *)y, (int)M, (int)N, (int)K);
+  return launch_pdl(kern, dim3((unsigned)grid), (NCW + 1) * 32, smem, st, pdl, (const T *)x,
+                    (const uint8_t *)w, (const T *)s, (const T *)b, (T *)y, (int)M, (int)N, (int)K);
 }
 
 template <typename T, int BITS>

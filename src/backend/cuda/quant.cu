@@ -12,6 +12,7 @@
 #include <cuda_bf16.h>
 #include <cuda_fp16.h>
 #include <cuda_runtime.h>
+#include <limits.h>
 #include <stdint.h>
 #include <stdlib.h>
 
@@ -696,26 +697,11 @@ bool pdl_allowed(void) {
   return env == 1;
 }
 
-// kernel<<<grid, threads, smem, st>>>(args...), with the programmatic
-// dependent launch attribute when enabled.
+// launch_pdl with this product's choice.
 template <typename... KArgs, typename... Args>
 int launch_k(void (*kernel)(KArgs...), dim3 grid, int threads, size_t smem, cudaStream_t st,
              Args... args) {
-  if (!pdl_now) {
-    kernel<<<grid, threads, smem, st>>>(args...);
-    return (int)cudaGetLastError();
-  }
-  cudaLaunchConfig_t cfg = {};
-  cfg.gridDim = grid;
-  cfg.blockDim = dim3((unsigned)threads);
-  cfg.dynamicSmemBytes = smem;
-  cfg.stream = st;
-  cudaLaunchAttribute at[1] = {};
-  at[0].id = cudaLaunchAttributeProgrammaticStreamSerialization;
-  at[0].val.programmaticStreamSerializationAllowed = 1;
-  cfg.attrs = at;
-  cfg.numAttrs = 1;
-  return (int)cudaLaunchKernelEx(&cfg, kernel, args...);
+  return launch_pdl(kernel, grid, threads, smem, st, pdl_now != 0, args...);
 }
 
 int sm_count(void) {
@@ -864,16 +850,17 @@ template <> struct mma_path<__nv_bfloat16> : mma_half_path<__nv_bfloat16> {};
 // gate_up 56 vs 48 for the FMA kernel, lm_head 61 vs 52 (56 tensor-core),
 // 1B gate_up 49 vs 45; it loses on N <= 6144, where one 16-row tile per
 // block leaves too few rows in flight: 8B down 29 vs 50, and for M >= 2:
-// lm_head 44 vs 50); MLXC_QMV_TMA=0 turns it off; a benchmark may force it
-// (kernel 3) or force another kernel.
+// lm_head 44 vs 50); MLXC_QMV_TMA=0 turns it off, MLXC_QMV_TMA=N moves the
+// threshold to N rows; a benchmark may force it (kernel 3) or another kernel.
 long tma_launches = 0;  // for tests: did the TMA kernel take the product?
 bool use_tma(int64_t M, int64_t N) {
-  static int env = -1;
-  if (env < 0) {
+  static long min_n = -1;
+  if (min_n < 0) {
     const char *e = getenv("MLXC_QMV_TMA");
-    env = !(e && e[0] == '0');
+    long v = e ? atol(e) : 16384;
+    min_n = e && e[0] == '0' ? LONG_MAX : v >= 1 ? v : 16384;
   }
-  return mma_kernel_cfg ? mma_kernel_cfg == 3 : env == 1 && M == 1 && N >= 16384;
+  return mma_kernel_cfg ? mma_kernel_cfg == 3 : M == 1 && N >= min_n;
 }
 template <typename T> struct tma_path {
   static int go(int, int, const void *, const void *, const void *, const void *, void *, int64_t,

@@ -8,6 +8,7 @@
 
 #include <cuda_bf16.h>
 #include <cuda_fp16.h>
+#include <cuda_runtime.h>
 #include <stdint.h>
 
 #include "cuda_quant.h"
@@ -398,6 +399,29 @@ template <int WP> __device__ __forceinline__ void lds_words(const void *p, uint3
       o[4 * k + 3] = v.w;
     }
   }
+}
+
+
+// kernel<<<grid, threads, smem, st>>>(args...), with the programmatic
+// dependent launch attribute when pdl (host code, for the launchers).
+template <typename... KArgs, typename... Args>
+int launch_pdl(void (*kernel)(KArgs...), dim3 grid, int threads, size_t smem, cudaStream_t st,
+               bool pdl, Args... args) {
+  if (!pdl) {
+    kernel<<<grid, threads, smem, st>>>(args...);
+    return (int)cudaGetLastError();
+  }
+  cudaLaunchConfig_t cfg = {};
+  cfg.gridDim = grid;
+  cfg.blockDim = dim3((unsigned)threads);
+  cfg.dynamicSmemBytes = smem;
+  cfg.stream = st;
+  cudaLaunchAttribute at[1] = {};
+  at[0].id = cudaLaunchAttributeProgrammaticStreamSerialization;
+  at[0].val.programmaticStreamSerializationAllowed = 1;
+  cfg.attrs = at;
+  cfg.numAttrs = 1;
+  return (int)cudaLaunchKernelEx(&cfg, kernel, args...);
 }
 
 }  // namespace qdev
