@@ -1,6 +1,7 @@
 /* test_core.c — the array core: dtypes and promotion, laziness, eval,
- * memory counters, scopes, errors, views, npy I/O. */
+ * memory counters, scopes, errors, views, npy I/O, environment knobs. */
 #include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <unistd.h>
 
@@ -401,7 +402,29 @@ static void test_npy_roundtrip(void) {
   mx_clear_error();
 }
 
+/* env_long: the one reader of numeric MLXC_* knobs (core/env.c). */
+static void test_env_long(void) {
+  const char *name = "MLXC_TEST_ENV_LONG";
+  unsetenv(name);
+  CHECK(env_long(name, 7, 0, 10) == 7); /* unset: the default */
+  static const struct {
+    const char *v;
+    long want;
+  } cases[] = {
+      {"3", 3},   {" 4 ", 4}, {"0", 0},   {"10", 10}, {"11", 7},  {"-1", 7},
+      {"", 7},    {"abc", 7}, {"12abc", 7}, {"5 x", 7}, {"99999999999999999999", 7},
+  };
+  for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
+    setenv(name, cases[i].v, 1);
+    long got = env_long(name, 7, 0, 10);
+    CHECK(got == cases[i].want);
+    if (got != cases[i].want) printf("  env_long(\"%s\") = %ld, want %ld\n", cases[i].v, got, cases[i].want);
+  }
+  unsetenv(name);
+}
+
 int main(void) {
+  test_env_long();
   test_promotion();
   test_half_conversions();
   test_laziness();
